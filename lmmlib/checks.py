@@ -1,0 +1,75 @@
+"""Input checks shared by the loaders and the fitting functions.
+
+Each check raises :class:`lmmlib.errors.InputError` with a message that names
+the offending column or group and says how to fix it.
+
+>>> import pandas as pd
+>>> from lmmlib.checks import require_columns
+>>> require_columns(pd.DataFrame({"a": [1]}), ["a", "b"], "the model")
+Traceback (most recent call last):
+...
+lmmlib.errors.InputError: the model needs column 'b', which the data do not have (columns: 'a') ...
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from .errors import InputError
+
+
+def require_frame(data: object, what: str) -> pd.DataFrame:
+    """Return *data* if it is a non-empty DataFrame, else raise InputError."""
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(
+            f"{what} needs a pandas DataFrame, not {type(data).__name__}; "
+            "wrap your data with pandas.DataFrame(...) first"
+        )
+    if data.empty:
+        raise InputError(f"{what} was given an empty DataFrame (no rows or no columns)")
+    return data
+
+
+def require_columns(data: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise InputError naming every column of *columns* missing from *data*."""
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        have = ", ".join(repr(c) for c in list(data.columns)[:12])
+        if len(data.columns) > 12:
+            have += ", ..."
+        names = ", ".join(repr(c) for c in missing)
+        noun = "column" if len(missing) == 1 else "columns"
+        raise InputError(
+            f"{what} needs {noun} {names}, which the data do not have (columns: {have}); "
+            "check the spelling or add the column to the DataFrame"
+        )
+
+
+def require_numeric(data: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise InputError if any of *columns* is not numeric or holds infinities."""
+    for column in columns:
+        series = data[column]
+        if is_bool_dtype(series) or not is_numeric_dtype(series):
+            raise InputError(
+                f"{what} needs column {column!r} to be numeric, but it has dtype "
+                f"{series.dtype} (first values: {list(series.head(3))}); convert it, "
+                f"e.g. data[{column!r}] = pandas.to_numeric(data[{column!r}]), or code "
+                "categories as 0/1 indicators"
+            )
+        if series.abs().eq(float("inf")).any():
+            raise InputError(f"{what}: column {column!r} holds infinite values; remove or fix them")
+
+
+def require_group_sizes(data: pd.DataFrame, group: str, min_rows: int, what: str) -> None:
+    """Raise InputError naming the groups of *group* that have fewer than *min_rows* rows."""
+    sizes = data.groupby(group, observed=True).size()
+    small = sizes[sizes < min_rows]
+    if len(small):
+        listed = ", ".join(f"{g!r} ({n} row{'s' if n != 1 else ''})" for g, n in small.head(5).items())
+        more = f" and {len(small) - 5} more" if len(small) > 5 else ""
+        raise InputError(
+            f"{what} needs at least {min_rows} rows in every group of {group!r}; "
+            f"these have fewer: {listed}{more}; drop them or merge them with other groups"
+        )

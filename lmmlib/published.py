@@ -1,0 +1,117 @@
+"""The numbers printed in the lectures, and their comparison with the book's reproductions.
+
+``data/published_tables.csv`` holds one row per published number:
+
+``table_id``   short id of the table (e.g. ``fox-re-anova``)
+``deck``       lecture it comes from (``fox-lmm`` or ``anderson-clustered``)
+``slide``      title of the slide that prints it
+``row``, ``column``  the cell of the table (``row`` uses plain-text symbols: beta_1, psi_1, sigma)
+``published``  the value exactly as printed (``12.637``, ``-23,357.12``, ``.008``, ``< .0001``)
+``decimals``   number of decimals printed
+``rule``       how the lecture went from the full value to the printed one:
+               ``round`` (to nearest) or ``truncate`` (digits cut off)
+
+>>> from lmmlib.published import published_values
+>>> first = published_values("fox-re-anova").iloc[0]
+>>> first["row"], first["column"], first["published"], float(first["value"])
+('beta_1', 'ML Estimate', '12.637', 12.637)
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from .data import REPOSITORY_DATA_DIR
+from .errors import InputError
+
+PUBLISHED_TABLES_FILE: Path = REPOSITORY_DATA_DIR / "published_tables.csv"
+COLUMNS = ["table_id", "deck", "slide", "row", "column", "published", "decimals", "rule"]
+RULES = ("round", "truncate")
+
+_NUMBER = re.compile(r"^(?P<relation><|>)?\s*(?P<number>[-+]?(\d{1,3}(,\d{3})+|\d*)(\.\d+)?(e[-+]?\d+)?)$",
+                     re.IGNORECASE)
+
+
+def parse_printed(text: str) -> tuple[str, float]:
+    """Split a printed number into its relation ('', '<' or '>') and its value.
+
+    >>> parse_printed("-23,357.12")
+    ('', -23357.12)
+    >>> parse_printed("< .0001")
+    ('<', 0.0001)
+    """
+    match = _NUMBER.match(str(text).strip())
+    if not match or not any(ch.isdigit() for ch in match.group("number")):
+        raise InputError(f"cannot read {text!r} as a printed number (expected e.g. 12.637, -23,357.12, "
+                         "'.008' or '< .0001')")
+    return match.group("relation") or "", float(match.group("number").replace(",", ""))
+
+
+def printed_decimals(text: str) -> int:
+    """Number of decimals shown in a printed number: ``printed_decimals('.008') == 3``."""
+    number = str(text).split("e")[0].split("E")[0]
+    return len(number.split(".")[1]) if "." in number else 0
+
+
+def published_values(table_id: str | None = None) -> pd.DataFrame:
+    """Published numbers (all, or one table's) with the parsed ``relation`` and ``value``."""
+    table = pd.read_csv(PUBLISHED_TABLES_FILE, dtype={"published": str, "decimals": int})
+    if table_id is not None:
+        if table_id not in set(table["table_id"]):
+            known = ", ".join(sorted(set(table["table_id"])))
+            raise InputError(f"no published table {table_id!r} in {PUBLISHED_TABLES_FILE.name}; known: {known}")
+        table = table[table["table_id"] == table_id].reset_index(drop=True)
+    parsed = table["published"].map(parse_printed)
+    table["relation"] = parsed.map(lambda p: p[0])
+    table["value"] = parsed.map(lambda p: p[1])
+    return table
+
+
+def to_printed_precision(value: float, decimals: int, rule: str = "round") -> float:
+    """*value* rounded (or truncated toward zero) to *decimals* decimals.
+
+    >>> to_printed_precision(2.93509, 3), to_printed_precision(45.7391, 2, "truncate")
+    (2.935, 45.73)
+    """
+    if rule not in RULES:
+        raise InputError(f"rule must be one of {RULES}, not {rule!r}")
+    if rule == "round":
+        return round(value, decimals)
+    scale = 10 ** decimals
+    return math.trunc(value * scale) / scale
+
+
+def compare_with_published(table_id: str, reproduced: pd.DataFrame) -> pd.DataFrame:
+    """Set the reproduced values of one table beside the published ones.
+
+    *reproduced* is indexed by the published ``row`` labels and has the published
+    ``column`` names as columns.  Returns one row per published number with the
+    published text, the reproduced value, the reproduced value at the printed
+    precision (by the row's rule) and ``match`` (True when they agree).
+
+    >>> import pandas as pd
+    >>> mine = pd.DataFrame({"REML Estimate": [0.18035]}, index=["rho"])
+    >>> compare_with_published("fox-re-anova-icc", mine)["match"].tolist()
+    [True]
+    """
+    published = published_values(table_id)
+    rows = []
+    for item in published.itertuples(index=False):
+        if item.row not in reproduced.index or item.column not in reproduced.columns:
+            raise InputError(f"the reproduction of {table_id!r} has no value for row {item.row!r}, "
+                             f"column {item.column!r}; it must cover every published number")
+        value = float(reproduced.loc[item.row, item.column])
+        at_precision = to_printed_precision(value, item.decimals, item.rule)
+        if item.relation == "<":
+            match = value < item.value
+        elif item.relation == ">":
+            match = value > item.value
+        else:
+            match = abs(at_precision - item.value) < 0.5 * 10 ** (-item.decimals - 3)
+        rows.append({"row": item.row, "column": item.column, "published": item.published,
+                     "reproduced": value, "at printed precision": f"{at_precision:.{item.decimals}f}",
+                     "rule": item.rule, "match": bool(match)})
+    return pd.DataFrame(rows)
