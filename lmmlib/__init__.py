@@ -8,20 +8,30 @@ Functions take a pandas DataFrame and return a DataFrame or a small result objec
 >>> fit.fixed.columns.tolist()
 ['estimate', 'se', 'z']
 """
+from . import plots
 from .data import find_nels88, load_hsb, load_nels88
-from .display import fixed_decimals, setup_notebook
-from .display import fixed_decimals, setup_notebook
+from .display import comparison_table, fixed_decimals, setup_notebook
 from .errors import (ConvergenceError, DataFileMismatchError, DataFileMissingError, InputError,
                      LmmlibError)
 from .fitting import (BoundaryWarning, MethodComparison, MixedFit, compare_ml_reml, fit_mixed,
                       intraclass_correlation)
+from .groupwise import center_within_groups, level2_columns, ols_by_group
 from .lecture_tables import reproduce
-from .published import compare_with_published, published_values
+from .likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_test, mixture_pvalue
+from .marginal import (design_matrices, fixed_design, marginal_covariance, marginal_variance,
+                       predict_fixed)
+from .published import compare_with_published, discrepancies, published_values
+from .simulation import naive_interval_coverage
 
 __all__ = [
     "load_hsb", "load_nels88", "find_nels88",
     "fit_mixed", "compare_ml_reml", "intraclass_correlation", "MixedFit", "MethodComparison",
-    "published_values", "compare_with_published", "reproduce", "fixed_decimals", "setup_notebook",
+    "center_within_groups", "level2_columns", "ols_by_group",
+    "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
+    "design_matrices", "fixed_design", "marginal_covariance", "marginal_variance", "predict_fixed",
+    "naive_interval_coverage", "plots",
+    "published_values", "discrepancies", "compare_with_published", "reproduce",
+    "comparison_table", "fixed_decimals", "setup_notebook",
     "BoundaryWarning", "LmmlibError", "InputError", "DataFileMissingError",
     "DataFileMismatchError", "ConvergenceError",
 ]

@@ -62,12 +62,17 @@ def require_numeric(data: pd.DataFrame, columns: Iterable[str], what: str) -> No
             raise InputError(f"{what}: column {column!r} holds infinite values; remove or fix them")
 
 
+def plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds (so messages read 2, not np.int64(2))."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def require_group_sizes(data: pd.DataFrame, group: str, min_rows: int, what: str) -> None:
     """Raise InputError naming the groups of *group* that have fewer than *min_rows* rows."""
     sizes = data.groupby(group, observed=True).size()
     small = sizes[sizes < min_rows]
     if len(small):
-        listed = ", ".join(f"{g!r} ({n} row{'s' if n != 1 else ''})" for g, n in small.head(5).items())
+        listed = ", ".join(f"{plain(g)!r} ({n} row{'s' if n != 1 else ''})" for g, n in small.head(5).items())
         more = f" and {len(small) - 5} more" if len(small) > 5 else ""
         raise InputError(
             f"{what} needs at least {min_rows} rows in every group of {group!r}; "

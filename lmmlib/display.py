@@ -36,6 +36,19 @@ def fixed_decimals(table: pd.DataFrame, decimals: int | Mapping[str, int]) -> pd
     return result
 
 
+def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """A published-versus-reproduced comparison ready to show: the reproduced value is
+    written with two more decimals than the published one, ``match`` as a check mark.
+
+    *comparison* is the output of :func:`lmmlib.compare_with_published` or
+    :func:`lmmlib.reproduce`.
+    """
+    decimals = comparison["at printed precision"].map(lambda s: len(s.split(".")[1]) if "." in s else 0)
+    shown = comparison.drop(columns=["rule"]).copy()
+    shown["reproduced"] = [f"{value:.{d + 2}f}" for value, d in zip(comparison["reproduced"], decimals)]
+    return fixed_decimals(shown, {})
+
+
 def setup_notebook() -> None:
     """Pandas and matplotlib settings shared by all chapters (readable at slide size)."""
     pd.set_option("display.precision", 4)

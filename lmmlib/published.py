@@ -11,6 +11,11 @@
 ``rule``       how the lecture went from the full value to the printed one:
                ``round`` (to nearest) or ``truncate`` (digits cut off)
 
+``data/discrepancies.csv`` lists the published numbers that the book does not
+reproduce, each with a ``reason`` key and a written ``explanation``.  A comparison
+marks every number ``match`` or ``differs``; the tests require that the numbers
+that differ are exactly those explained.
+
 >>> from lmmlib.published import published_values
 >>> first = published_values("fox-re-anova").iloc[0]
 >>> first["row"], first["column"], first["published"], float(first["value"])
@@ -28,15 +33,26 @@ from .data import REPOSITORY_DATA_DIR
 from .errors import InputError
 
 PUBLISHED_TABLES_FILE: Path = REPOSITORY_DATA_DIR / "published_tables.csv"
+DISCREPANCIES_FILE: Path = REPOSITORY_DATA_DIR / "discrepancies.csv"
 COLUMNS = ["table_id", "deck", "slide", "row", "column", "published", "decimals", "rule"]
+DISCREPANCY_COLUMNS = ["table_id", "row", "column", "reason", "explanation"]
 RULES = ("round", "truncate")
+#: Why a published number may differ from the book's: key -> short description.
+REASONS = {
+    "flat-likelihood": "the likelihood is nearly flat there; the lecture's optimizer stopped elsewhere on the ridge",
+    "wrong-models": "the lecture's statistic compares a different pair of models",
+    "rounded-inputs": "the lecture computed it from rounded intermediate values",
+    "truncated": "the lecture truncated rather than rounded",
+    "lecture-slip": "a slip in the lecture (a wrong label or value)",
+    "different-variable": "the lecture used a differently defined variable",
+}
 
-_NUMBER = re.compile(r"^(?P<relation><|>)?\s*(?P<number>[-+]?(\d{1,3}(,\d{3})+|\d*)(\.\d+)?(e[-+]?\d+)?)$",
+_NUMBER = re.compile(r"^(?P<relation><|>|≃)?\s*(?P<number>[-+]?(\d{1,3}(,\d{3})+|\d*)(\.\d+)?(e[-+]?\d+)?)$",
                      re.IGNORECASE)
 
 
 def parse_printed(text: str) -> tuple[str, float]:
-    """Split a printed number into its relation ('', '<' or '>') and its value.
+    """Split a printed number into its relation ('', '<', '>'; '≃' counts as '') and its value.
 
     >>> parse_printed("-23,357.12")
     ('', -23357.12)
@@ -47,7 +63,8 @@ def parse_printed(text: str) -> tuple[str, float]:
     if not match or not any(ch.isdigit() for ch in match.group("number")):
         raise InputError(f"cannot read {text!r} as a printed number (expected e.g. 12.637, -23,357.12, "
                          "'.008' or '< .0001')")
-    return match.group("relation") or "", float(match.group("number").replace(",", ""))
+    relation = match.group("relation") or ""
+    return ("" if relation == "≃" else relation), float(match.group("number").replace(",", ""))
 
 
 def printed_decimals(text: str) -> int:
@@ -70,6 +87,17 @@ def published_values(table_id: str | None = None) -> pd.DataFrame:
     return table
 
 
+def discrepancies(table_id: str | None = None) -> pd.DataFrame:
+    """The explained discrepancies (all, or one table's), one row per published number."""
+    table = pd.read_csv(DISCREPANCIES_FILE, dtype=str)
+    unknown = sorted(set(table["reason"]) - set(REASONS))
+    if unknown:
+        raise InputError(f"{DISCREPANCIES_FILE.name} uses unknown reasons {unknown}; known: {sorted(REASONS)}")
+    if table_id is not None:
+        table = table[table["table_id"] == table_id]
+    return table.reset_index(drop=True)
+
+
 def to_printed_precision(value: float, decimals: int, rule: str = "round") -> float:
     """*value* rounded (or truncated toward zero) to *decimals* decimals.
 
@@ -90,7 +118,8 @@ def compare_with_published(table_id: str, reproduced: pd.DataFrame) -> pd.DataFr
     *reproduced* is indexed by the published ``row`` labels and has the published
     ``column`` names as columns.  Returns one row per published number with the
     published text, the reproduced value, the reproduced value at the printed
-    precision (by the row's rule) and ``match`` (True when they agree).
+    precision (by the row's rule), ``match`` (True when they agree) and, for numbers
+    listed in ``data/discrepancies.csv``, the ``reason`` they differ (else '').
 
     >>> import pandas as pd
     >>> mine = pd.DataFrame({"REML Estimate": [0.18035]}, index=["rho"])
@@ -98,6 +127,7 @@ def compare_with_published(table_id: str, reproduced: pd.DataFrame) -> pd.DataFr
     [True]
     """
     published = published_values(table_id)
+    explained = discrepancies(table_id).set_index(["row", "column"])["reason"].to_dict()
     rows = []
     for item in published.itertuples(index=False):
         if item.row not in reproduced.index or item.column not in reproduced.columns:
@@ -113,5 +143,6 @@ def compare_with_published(table_id: str, reproduced: pd.DataFrame) -> pd.DataFr
             match = abs(at_precision - item.value) < 0.5 * 10 ** (-item.decimals - 3)
         rows.append({"row": item.row, "column": item.column, "published": item.published,
                      "reproduced": value, "at printed precision": f"{at_precision:.{item.decimals}f}",
-                     "rule": item.rule, "match": bool(match)})
+                     "rule": item.rule, "match": bool(match),
+                     "reason": explained.get((item.row, item.column), "")})
     return pd.DataFrame(rows)
