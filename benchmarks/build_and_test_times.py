@@ -1,7 +1,8 @@
-"""Print the wall time of building the book and of running the test suite.
+"""Print wall times: each chapter's execution, the book build, and the test suite.
 
-Targets on a 2-core machine: book build under 3 minutes, test suite under 5 minutes.
-This is a measurement, not a test: it prints figures and never fails on a slow machine.
+Targets on a 2-core machine: each chapter under 30 s, the book build under 3 minutes,
+the test suite under 5 minutes.  This is a measurement, not a test: it prints
+figures and never fails on a slow machine.
 
 Run it with ``make bench`` (the environment must exist; ``make venv`` creates it).
 """
@@ -9,11 +10,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
+CHAPTER_TARGET = 30
 # label -> (command, target in seconds); the book is always built from an empty _build
 STEPS = {
     "book build (clean _build, every chapter executed)": (
@@ -22,15 +25,27 @@ STEPS = {
 }
 
 
+def timed(command: list[str], cwd: Path) -> tuple[float, int]:
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    return time.perf_counter() - start, result.returncode
+
+
+def status(code: int) -> str:
+    return "ok" if code == 0 else f"FAILED (exit {code})"
+
+
 def main() -> int:
     print(f"cores: {os.cpu_count()}; NELS:88 data dir: {os.environ.get('LMMLIB_DATA_DIR') or '(not set)'}")
+    with tempfile.TemporaryDirectory() as scratch:
+        for chapter in sorted((ROOT / "chapters").glob("*.ipynb")):
+            seconds, code = timed([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+                                   "--output-dir", scratch, str(chapter)], chapter.parent)
+            print(f"chapter {chapter.stem:<28} {seconds:6.1f} s  (target < {CHAPTER_TARGET} s)  {status(code)}")
     shutil.rmtree(ROOT / "_build", ignore_errors=True)
     for label, (command, target) in STEPS.items():
-        start = time.perf_counter()
-        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        seconds = time.perf_counter() - start
-        status = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
-        print(f"{label}: {seconds:6.1f} s  (target < {target} s)  {status}")
+        seconds, code = timed(command, ROOT)
+        print(f"{label}: {seconds:6.1f} s  (target < {target} s)  {status(code)}")
     return 0
 
 

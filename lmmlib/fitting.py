@@ -79,7 +79,8 @@ class MixedFit:
         Messages about estimates on the boundary of the parameter space (empty if none).
     attempts
         One row per optimizer run: optimizer, log-likelihood, statsmodels' own
-        convergence flag, and whether it was kept.
+        convergence flag (not trusted: lmmlib checks the gradient instead), an error
+        message if the run failed, and whether it was kept.
     gradient_norm
         Norm of the gradient of the profiled log-likelihood at the estimate.
     """
@@ -292,8 +293,8 @@ class _Failed:
 
 
 def _attempt_row(name: str, result) -> dict:
-    return {"optimizer": name, "loglik": float(result.llf), "converged": bool(result.converged),
-            "message": getattr(result, "message", "")}
+    return {"optimizer": name, "loglik": float(result.llf),
+            "statsmodels converged": bool(result.converged), "message": getattr(result, "message", "")}
 
 
 def _boundary_messages(random_cov: pd.DataFrame, residual_var: float) -> list[str]:

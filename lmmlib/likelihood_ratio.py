@@ -67,14 +67,17 @@ def covariance_parameter_names(fit: MixedFit) -> set[str]:
 
 
 def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRatioTest:
-    """Test the random part of *smaller* against that of *larger* (a nested model).
+    """Test *smaller* against *larger*, a model that contains it.
 
-    Checks that both fits use the same data (rows and groups), the same method and,
-    because the REML likelihood depends on the fixed-effects design, the same fixed
-    effects when the method is REML; that the random terms of *smaller* are a subset
-    of those of *larger*; and computes G^2, its degrees of freedom (the number of
-    variance-covariance parameters removed), the naive chi-square p-value and the
-    boundary-corrected one (:func:`mixture_pvalue`).
+    *smaller* must keep a subset of the fixed terms and a subset of the random terms
+    of *larger*, and leave out at least one.  Both fits must use the same data (rows,
+    groups) and the same method; under REML the fixed terms must be identical,
+    because the restricted likelihood depends on the fixed-effects design (use ML
+    to compare fixed effects).  The degrees of freedom are the number of parameters
+    left out.  Besides the naive chi-square p-value, ``p_boundary`` gives the
+    boundary-corrected one (:func:`mixture_pvalue`) when only random terms are
+    removed, the naive one when only fixed terms are removed (no variance is then
+    on the boundary), and NaN when both are removed (test them one at a time).
 
     >>> import lmmlib
     >>> hsb = lmmlib.load_hsb()
@@ -89,23 +92,35 @@ def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRati
         problems.append(f"one fit is {larger.method}, the other {smaller.method}")
     if (larger.n_obs, larger.n_groups, larger.group) != (smaller.n_obs, smaller.n_groups, smaller.group):
         problems.append("the fits use different data (numbers of rows or groups, or grouping column)")
-    if larger.method == "REML" and list(larger.fixed.index) != list(smaller.fixed.index):
+    fixed_large, fixed_small = set(larger.fixed.index), set(smaller.fixed.index)
+    random_large, random_small = set(larger.random_cov.index), set(smaller.random_cov.index)
+    if larger.method == "REML" and fixed_large != fixed_small:
         problems.append("REML likelihoods of models with different fixed effects cannot be compared "
-                        f"({list(larger.fixed.index)} vs {list(smaller.fixed.index)}); refit both by ML")
-    if not set(smaller.random_cov.index) < set(larger.random_cov.index):
-        problems.append(f"the random terms {list(smaller.random_cov.index)} are not a proper subset of "
-                        f"{list(larger.random_cov.index)}: the models are not nested; check which fit is larger")
+                        f"({sorted(fixed_large)} vs {sorted(fixed_small)}); refit both by ML")
+    elif not (fixed_small <= fixed_large and random_small <= random_large) or (
+            fixed_small == fixed_large and random_small == random_large):
+        problems.append(f"the second model (fixed {sorted(fixed_small)}, random {sorted(random_small)}) is not "
+                        f"nested in the first (fixed {sorted(fixed_large)}, random {sorted(random_large)}); "
+                        "check which fit is the larger one")
     if problems:
         raise InputError("likelihood_ratio_test: " + "; ".join(problems))
-    removed = covariance_parameter_names(larger) - covariance_parameter_names(smaller)
+    removed_random = covariance_parameter_names(larger) - covariance_parameter_names(smaller)
+    removed_fixed = {f"fixed({term})" for term in fixed_large - fixed_small}
     g2 = 2 * (larger.loglik - smaller.loglik)
     if g2 < -1e-6:
         raise InputError(f"the larger model has the lower log-likelihood (G^2 = {g2:.4g}): "
                          "one of the fits stopped short of its optimum")
     g2 = max(g2, 0.0)
-    df = len(removed)
+    df = len(removed_random) + len(removed_fixed)
+    p_naive = float(stats.chi2.sf(g2, df))
+    if removed_random and removed_fixed:
+        p_boundary = float("nan")
+    elif removed_random:
+        p_boundary = mixture_pvalue(g2, df)
+    else:
+        p_boundary = p_naive
     return LikelihoodRatioTest(
         loglik_larger=larger.loglik, loglik_smaller=smaller.loglik, g2=g2, df=df,
-        p_naive=float(stats.chi2.sf(g2, df)), p_boundary=mixture_pvalue(g2, df),
-        method=larger.method, removed=tuple(sorted(removed)),
+        p_naive=p_naive, p_boundary=p_boundary, method=larger.method,
+        removed=tuple(sorted(removed_random | removed_fixed)),
     )

@@ -10,9 +10,10 @@ Each function takes a DataFrame and returns the matplotlib Figure it drew.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 import numpy as np
 import pandas as pd
 from statsmodels.nonparametric.smoothers_lowess import lowess
@@ -25,6 +26,22 @@ SECTOR_COLORS = {0: "#C44E52", 1: "#4C72B0"}
 SECTOR_NAMES = {0: "Public", 1: "Catholic"}
 #: Fraction of the data in each local regression of the smooth curves.
 SMOOTH_SPAN = 0.8
+
+
+def line_key(color: str = "black") -> list[Line2D]:
+    """Legend handles for the two lines drawn through every scatter: broken LS, solid smooth."""
+    return [Line2D([], [], color=color, linestyle="--", label="least-squares line"),
+            Line2D([], [], color=color, linestyle="-", label="nonparametric smooth (lowess)")]
+
+
+def shared_limits(fits: pd.DataFrame, terms: Sequence[str], pad: float = 0.03) -> dict[str, tuple[float, float]]:
+    """x-limits per term covering every interval in *fits*, so several interval plots share scales."""
+    limits = {}
+    for term in terms:
+        rows = fits[fits["term"] == term]
+        span = rows["upper"].max() - rows["lower"].min()
+        limits[term] = (rows["lower"].min() - pad * span, rows["upper"].max() + pad * span)
+    return limits
 
 
 def least_squares_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -46,7 +63,8 @@ def trellis(data: pd.DataFrame, x: str, y: str, group: str, groups: Sequence, nc
             color: str = "black", title: str | None = None) -> plt.Figure:
     """One scatterplot per group in *groups*, with a broken least-squares line and a solid smooth.
 
-    The group's id is written at the top of its panel; all panels share their axes.
+    The group's id is written at the top of its panel; all panels share their axes,
+    and a key above the panels says which line is which.
     """
     require_frame(data, "trellis")
     require_columns(data, [x, y, group], "trellis")
@@ -54,34 +72,42 @@ def trellis(data: pd.DataFrame, x: str, y: str, group: str, groups: Sequence, nc
     if missing:
         raise InputError(f"trellis: groups {missing} do not occur in column {group!r}")
     nrows = int(np.ceil(len(groups) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.1 * nrows + 0.6),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.3 * nrows + 1.0),
                              sharex=True, sharey=True, squeeze=False)
     for ax, key in zip(axes.flat, groups):
         rows = data[data[group] == key]
-        ax.scatter(rows[x], rows[y], s=8, color=color, alpha=0.45, linewidths=0)
+        ax.scatter(rows[x], rows[y], s=12, color=color, alpha=0.55, linewidths=0)
         _fit_and_smooth(ax, rows[x].to_numpy(), rows[y].to_numpy(), color=color)
-        ax.set_title(str(key), fontsize=10, pad=2)
+        ax.set_title(str(key), fontsize=12, pad=2)
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)
     fig.supxlabel(x)
     fig.supylabel(y)
+    top = 1 - 0.7 / fig.get_figheight()          # room for the title and the key, in figure units
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+        fig.suptitle(title, y=0.995)
+    fig.legend(handles=line_key(color), loc="upper center", bbox_to_anchor=(0.5, 1 - 0.45 / fig.get_figheight()),
+               ncols=2, frameon=False, fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 
-def coefficient_intervals(fits: pd.DataFrame, group: str, terms: Sequence[str],
-                          color: str = "black", title: str | None = None) -> plt.Figure:
+def coefficient_intervals(fits: pd.DataFrame, group: str, terms: Sequence[str], color: str = "black",
+                          title: str | None = None, term_labels: Mapping[str, str] | None = None,
+                          xlim: Mapping[str, tuple[float, float]] | None = None,
+                          reference: Mapping[str, float] | None = None) -> plt.Figure:
     """Point estimates with confidence intervals for each group, one panel per term.
 
     *fits* is the output of :func:`lmmlib.ols_by_group`.  Groups are listed in the
-    order of their estimate of the first term.
+    order of their estimate of the first term (in every panel).  *term_labels* gives
+    axis labels, *xlim* fixed x-ranges per term (see :func:`shared_limits`) and
+    *reference* a vertical line per term (e.g. ``{"cses": 0}``).
     """
     require_columns(fits, [group, "term", "estimate", "lower", "upper"], "coefficient_intervals")
+    term_labels, xlim, reference = term_labels or {}, xlim or {}, reference or {}
     first = fits[fits["term"] == terms[0]].sort_values("estimate")
     order = list(first[group])
-    fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 0.12 * len(order) + 1.6),
+    fig, axes = plt.subplots(1, len(terms), figsize=(4.6 * len(terms), 0.1 * len(order) + 1.4),
                              sharey=True, squeeze=False)
     positions = {key: k for k, key in enumerate(order)}
     for ax, term in zip(axes.flat, terms):
@@ -89,11 +115,16 @@ def coefficient_intervals(fits: pd.DataFrame, group: str, terms: Sequence[str],
         if rows.empty:
             raise InputError(f"coefficient_intervals: no term {term!r} in the fits")
         ypos = rows[group].map(positions)
+        if term in reference:
+            ax.axvline(reference[term], color="grey", linewidth=1)
         ax.hlines(ypos, rows["lower"], rows["upper"], color=color, linewidth=1)
         ax.plot(rows["estimate"], ypos, "o", color=color, markersize=3)
-        ax.set_xlabel(term)
+        ax.set_xlabel(term_labels.get(term, term))
+        if term in xlim:
+            ax.set_xlim(xlim[term])
         ax.grid(axis="x", alpha=0.3)
     axes.flat[0].set_yticks(range(len(order)), [str(k) for k in order], fontsize=6)
+    axes.flat[0].set_ylim(-1, len(order))
     axes.flat[0].set_ylabel(group)
     if title:
         fig.suptitle(title)
@@ -101,33 +132,50 @@ def coefficient_intervals(fits: pd.DataFrame, group: str, terms: Sequence[str],
     return fig
 
 
-def coefficient_boxplots(fits: pd.DataFrame, by: str, terms: Sequence[str],
-                         labels: dict | None = None) -> plt.Figure:
-    """Boxplots of per-group estimates of each term, one box per value of *by*."""
+def coefficient_boxplots(fits: pd.DataFrame, by: str, terms: Sequence[str], labels: Mapping | None = None,
+                         colors: Mapping | None = None, term_labels: Mapping[str, str] | None = None,
+                         title: str | None = None) -> plt.Figure:
+    """Boxplots of per-group estimates of each term, one box per value of *by*.
+
+    *labels* names the values of *by* (e.g. :data:`SECTOR_NAMES`), *colors* colours
+    their boxes (e.g. :data:`SECTOR_COLORS`), *term_labels* titles the panels.
+    """
     require_columns(fits, [by, "term", "estimate"], "coefficient_boxplots")
-    labels = labels or {}
+    labels, colors, term_labels = labels or {}, colors or {}, term_labels or {}
     levels = sorted(fits[by].unique())
-    fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(terms), figsize=(4.4 * len(terms), 4.4), squeeze=False)
     for ax, term in zip(axes.flat, terms):
         rows = fits[fits["term"] == term]
-        ax.boxplot([rows.loc[rows[by] == level, "estimate"] for level in levels],
-                   tick_labels=[labels.get(level, str(level)) for level in levels], widths=0.5)
-        ax.set_title(term)
+        boxes = ax.boxplot([rows.loc[rows[by] == level, "estimate"] for level in levels],
+                           tick_labels=[labels.get(level, str(level)) for level in levels], widths=0.5,
+                           patch_artist=True, medianprops={"color": "black", "linewidth": 1.5})
+        for patch, level in zip(boxes["boxes"], levels):
+            patch.set_facecolor(colors.get(level, "white"))
+            patch.set_alpha(0.6)
+        ax.set_title(term_labels.get(term, term))
         ax.set_ylabel("estimate")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def coefficients_against(fits: pd.DataFrame, x: str, terms: Sequence[str]) -> plt.Figure:
+def coefficients_against(fits: pd.DataFrame, x: str, terms: Sequence[str],
+                         term_labels: Mapping[str, str] | None = None, xlabel: str | None = None,
+                         title: str | None = None) -> plt.Figure:
     """Per-group estimates of each term against a group-level variable *x*,
-    with a broken least-squares line and a solid smooth."""
+    with a broken least-squares line, a solid smooth and a key to the two lines."""
     require_columns(fits, [x, "term", "estimate"], "coefficients_against")
-    fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 4.0), squeeze=False)
+    term_labels = term_labels or {}
+    fig, axes = plt.subplots(1, len(terms), figsize=(4.6 * len(terms), 4.2), squeeze=False)
     for ax, term in zip(axes.flat, terms):
         rows = fits[fits["term"] == term]
         ax.scatter(rows[x], rows["estimate"], s=14, color="black", alpha=0.6, linewidths=0)
         _fit_and_smooth(ax, rows[x].to_numpy(), rows["estimate"].to_numpy())
-        ax.set_xlabel(x)
-        ax.set_ylabel(f"{term} estimate")
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel(term_labels.get(term, f"{term} estimate"))
+    axes.flat[0].legend(handles=line_key(), loc="upper left", frameon=False, fontsize=10)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -13,6 +13,7 @@ def fits(hsb):
         "intercept": lmmlib.fit_mixed(hsb, "mathach ~ cses", "school", random="1"),
         "other fixed": lmmlib.fit_mixed(hsb, "mathach ~ cses + sector", "school", random="1"),
         "ml": lmmlib.fit_mixed(hsb, "mathach ~ cses", "school", random="1", method="ML"),
+        "ml sector": lmmlib.fit_mixed(hsb, "mathach ~ cses + sector", "school", random="1", method="ML"),
     }
 
 
@@ -26,13 +27,21 @@ def test_random_slope_test(fits):
 
 
 @pytest.mark.parametrize("larger, smaller, message", [
-    ("intercept", "slope", "not a proper subset"),
+    ("intercept", "slope", "not nested"),
+    ("ml", "ml sector", "not nested"),
+    ("ml", "ml", "not nested"),
     ("slope", "other fixed", "different fixed effects"),
     ("slope", "ml", "one fit is REML, the other ML"),
 ])
 def test_invalid_comparisons_are_refused(fits, larger, smaller, message):
     with pytest.raises(lmmlib.InputError, match=message):
         lmmlib.likelihood_ratio_test(fits[larger], fits[smaller])
+
+
+def test_fixed_effects_are_compared_by_ml(fits):
+    test = lmmlib.likelihood_ratio_test(fits["ml sector"], fits["ml"])
+    assert test.removed == ("fixed(sector)",) and test.df == 1
+    assert test.p_boundary == test.p_naive == pytest.approx(stats.chi2.sf(test.g2, 1))
 
 
 def test_mixture_pvalue_edge_cases():
