@@ -15,22 +15,24 @@ from .errors import (ConvergenceError, DataFileMismatchError, DataFileMissingErr
                      LmmlibError)
 from .fitting import (BoundaryWarning, MethodComparison, MixedFit, compare_ml_reml, fit_mixed,
                       intraclass_correlation)
-from .groupwise import center_within_groups, level2_columns, ols_by_group
-from .lecture_tables import reproduce
+from .groupwise import center_within_groups, describe_by_group, level2_columns, ols_by_group
 from .likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_test, mixture_pvalue
 from .marginal import (design_matrices, fixed_design, marginal_covariance, marginal_variance,
                        predict_fixed)
-from .published import compare_with_published, discrepancies, published_values
+from .published import compare_with_published, discrepancies, explain_differences, published_values
+from .regression import coefficient_table, fit_ols, fit_statistics, ml_f_test, regression_anova
+from .reproductions import reproduce
 from .simulation import naive_interval_coverage
 
 __all__ = [
     "load_hsb", "load_nels88", "find_nels88",
     "fit_mixed", "compare_ml_reml", "intraclass_correlation", "MixedFit", "MethodComparison",
-    "center_within_groups", "level2_columns", "ols_by_group",
+    "center_within_groups", "describe_by_group", "level2_columns", "ols_by_group",
+    "fit_ols", "regression_anova", "fit_statistics", "coefficient_table", "ml_f_test",
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "design_matrices", "fixed_design", "marginal_covariance", "marginal_variance", "predict_fixed",
     "naive_interval_coverage", "plots",
-    "published_values", "discrepancies", "compare_with_published", "reproduce",
+    "published_values", "discrepancies", "explain_differences", "compare_with_published", "reproduce",
     "comparison_table", "fixed_decimals", "setup_notebook",
     "BoundaryWarning", "LmmlibError", "InputError", "DataFileMissingError",
     "DataFileMismatchError", "ConvergenceError",

@@ -41,18 +41,29 @@ def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
     written with two more decimals than the published one, ``match`` as a check mark.
 
     *comparison* is the output of :func:`lmmlib.compare_with_published` or
-    :func:`lmmlib.reproduce`.
+    :func:`lmmlib.reproduce`; its table id labels the columns (shown at the top left),
+    which is also how the tests find the table in a chapter's stored outputs.
     """
-    decimals = comparison["at printed precision"].map(lambda s: len(s.split(".")[1]) if "." in s else 0)
     shown = comparison.drop(columns=["rule"]).copy()
-    shown["reproduced"] = [f"{value:.{d + 2}f}" for value, d in zip(comparison["reproduced"], decimals)]
-    return fixed_decimals(shown, {})
+    shown["reproduced"] = [more_digits(value, printed) for value, printed
+                           in zip(comparison["reproduced"], comparison["at printed precision"])]
+    shown = fixed_decimals(shown, {})
+    shown.columns.name = comparison.attrs.get("table_id")
+    return shown
+
+
+def more_digits(value: float, printed: str) -> str:
+    """*value* with two more digits than *printed* shows (e-notation stays e-notation)."""
+    mantissa = printed.lower().split("e")[0]
+    digits = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    return f"{value:.{digits + 2}e}" if "e" in printed.lower() else f"{value:.{digits + 2}f}"
 
 
 def setup_notebook() -> None:
     """Pandas and matplotlib settings shared by all chapters (readable at slide size)."""
     pd.set_option("display.precision", 4)
     pd.set_option("display.max_columns", 20)
+    pd.set_option("display.max_colwidth", 100)
     mpl.rcParams.update({
         "figure.figsize": (8, 4.5),
         "figure.dpi": 110,

@@ -45,6 +45,21 @@ def center_within_groups(data: pd.DataFrame, column: str, group: str) -> pd.Data
     return result
 
 
+def describe_by_group(data: pd.DataFrame, column: str, group: str) -> pd.DataFrame:
+    """Number of rows, mean, standard deviation (n - 1), minimum and maximum of *column* per group.
+
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"g": [1, 1, 2, 2, 2], "y": [1.0, 3.0, 2.0, 4.0, 9.0]})
+    >>> describe_by_group(d, "y", "g")["mean"].tolist()
+    [2.0, 5.0]
+    """
+    require_frame(data, "describe_by_group")
+    require_columns(data, [column, group], "describe_by_group")
+    require_numeric(data, [column], "describe_by_group")
+    table = data.groupby(group)[column].agg(["size", "mean", "std", "min", "max"])
+    return table.rename(columns={"size": "n", "std": "sd"})
+
+
 def level2_columns(data: pd.DataFrame, group: str) -> list[str]:
     """Columns whose value never varies within a group: the group-level (level-2) variables.
 

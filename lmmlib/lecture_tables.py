@@ -1,28 +1,24 @@
-"""The lectures' tables rebuilt from fitted models, and a registry that recomputes each one.
+"""The lectures' tables rebuilt from fitted models, in the lectures' layout.
 
 The chapters fit the models in view of the reader and pass the fits to the
-layout functions here; :func:`reproduce` fits the same models itself, so tests
-and reports check exactly what the chapters print.  Parameters are named as in
-the lecture (``beta_1``, ``psi_1``, ...): the k-th fixed term of a fit is ``beta_k``.
+layout functions here; :mod:`lmmlib.reproductions` fits the same models itself
+and uses the same layouts, so tests and reports check exactly what the chapters
+print.  Parameters are named as in the lecture (``beta_1``, ``psi_1``, ...): the
+k-th fixed term of a fit is ``beta_k``.
 
 >>> import lmmlib
->>> from lmmlib.lecture_tables import reproduce
->>> bool(reproduce("fox-re-anova-icc")["match"].all())
-True
+>>> fits = lmmlib.compare_ml_reml(lmmlib.load_hsb(), "mathach ~ 1", group="school")
+>>> re_anova_table(fits).index.tolist()
+['beta_1', 'psi_1', 'sigma']
 """
 from __future__ import annotations
-
-from collections.abc import Callable
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from .data import load_hsb
-from .errors import InputError
-from .fitting import MethodComparison, MixedFit, compare_ml_reml, fit_mixed, intraclass_correlation
-from .likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_test
-from .published import compare_with_published
+from .fitting import MethodComparison, MixedFit, intraclass_correlation
+from .likelihood_ratio import LikelihoodRatioTest
+from .regression import coefficient_table, fit_statistics, regression_anova
 
 #: The HSB models of the random-effects lecture (fixed part, random part).
 HSB_RANDOM_COEFFICIENTS = ("mathach ~ cses", "1 + cses")
@@ -95,57 +91,54 @@ def tests_table(tests: dict[str, LikelihoodRatioTest]) -> pd.DataFrame:
                          "p": [t.p_naive for t in tests.values()]}, index=_index(list(tests)))
 
 
-@lru_cache(maxsize=1)
-def _hsb() -> pd.DataFrame:
-    return load_hsb()
+def rename_schools(labels, prefix: str = "") -> list[str]:
+    """School ids as the lectures print them (``7472``, or ``id7472`` with *prefix* ``id``)."""
+    return [f"{prefix}{int(label)}" for label in labels]
 
 
-@lru_cache(maxsize=None)
-def _fit(formula: str, random: str, method: str) -> MixedFit:
-    return fit_mixed(_hsb(), formula, "school", random, method)
+def descriptives_table(by_school: pd.DataFrame, overall: pd.Series) -> pd.DataFrame:
+    """Per-school n, Mean, Std Dev, Min, Max (from :func:`lmmlib.describe_by_group`) and a total row."""
+    table = by_school.rename(columns={"mean": "Mean", "sd": "Std Dev", "min": "Min", "max": "Max"})
+    table.index = rename_schools(table.index)
+    total = pd.DataFrame({"n": [overall["n"]], "Mean": [overall["mean"]], "Std Dev": [overall["sd"]]},
+                         index=["total"])
+    return pd.concat([table, total]).rename_axis("school")
 
 
-def _both(formula: str, random: str) -> MethodComparison:
-    return MethodComparison(ml=_fit(formula, random, "ML"), reml=_fit(formula, random, "REML"))
+def oneway_anova_table(fit) -> pd.DataFrame:
+    """The fixed-effects ANOVA table of a one-factor least-squares fit, as the lecture labels it."""
+    table = regression_anova(fit).rename(columns={"DF": "df", "Pr > F": "p"})
+    table.index = ["Model (school)", "Error (residual)", "Corrected total"]
+    return table
 
 
-def _random_slope_test() -> LikelihoodRatioTest:
-    formula, random = HSB_RANDOM_COEFFICIENTS
-    return likelihood_ratio_test(_fit(formula, random, "REML"), _fit(formula, "1", "REML"))
+def dummy_coefficients_table(fit, reference: int | None = None, r_style: bool = False) -> pd.DataFrame:
+    """Coefficients of a school-dummy regression, rows labelled by school.
+
+    SAS style (default): rows ``Intercept`` and the school ids, with the *reference*
+    school's estimate 0.  R style: rows ``(Intercept)`` and ``id<school>``, columns
+    ``Estimate``, ``Std. Error``, ``t value``, ``Pr(>|t|)``.
+    """
+    table = coefficient_table(fit)
+    schools = [int(term.split("[T.")[1].rstrip("]")) for term in table.index[1:]]
+    if r_style:
+        table = table.drop(columns="DF").rename(columns={"t": "t value", "Pr > |t|": "Pr(>|t|)"})
+        table.index = ["(Intercept)"] + rename_schools(schools, "id")
+        return table
+    table = table.rename(columns={"Std. Error": "Standard Error", "DF": "df"})
+    table.index = ["Intercept"] + rename_schools(schools)
+    if reference is not None:
+        table.loc[str(reference), "Estimate"] = 0.0
+    return table
 
 
-def _coefficients_as_outcomes_fits() -> dict[str, MixedFit]:
-    formula, random = HSB_COEFFICIENTS_AS_OUTCOMES
-    return {"1": _fit(formula, random, "REML"), "2": _fit(formula, "0 + cses", "REML"),
-            "3": _fit(formula, "1", "REML")}
+def sas_regression_tables(fit, names: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """PROC REG's three blocks for a least-squares fit: ``anova``, ``fit`` and ``coef``.
 
-
-def _coefficients_as_outcomes_tests() -> dict[str, LikelihoodRatioTest]:
-    fits = _coefficients_as_outcomes_fits()
-    return {"random intercepts": likelihood_ratio_test(fits["1"], fits["2"]),
-            "random slopes": likelihood_ratio_test(fits["1"], fits["3"])}
-
-
-def _refit_table() -> pd.DataFrame:
-    table = estimates_table(_coefficients_as_outcomes_fits()["3"])
-    return table.rename(columns={"Estimate": "REML Estimate"})
-
-
-#: table id -> function that recomputes the table from the data.
-REPRODUCERS: dict[str, Callable[[], pd.DataFrame]] = {
-    "fox-re-anova": lambda: re_anova_table(_both("mathach ~ 1", "1")),
-    "fox-re-anova-icc": lambda: icc_table(_fit("mathach ~ 1", "1", "REML")),
-    "fox-rc": lambda: ml_reml_table(_both(*HSB_RANDOM_COEFFICIENTS)),
-    "fox-rc-lrt": lambda: lrt_table(_random_slope_test()),
-    "fox-cao-loglik": lambda: loglik_table(_coefficients_as_outcomes_fits()),
-    "fox-cao-tests": lambda: tests_table(_coefficients_as_outcomes_tests()),
-    "fox-cao-refit": _refit_table,
-}
-
-
-def reproduce(table_id: str) -> pd.DataFrame:
-    """Recompute one published table and compare it with the published values."""
-    if table_id not in REPRODUCERS:
-        raise InputError(f"no reproduction is defined for table {table_id!r}; "
-                         f"known: {', '.join(sorted(REPRODUCERS))}")
-    return compare_with_published(table_id, REPRODUCERS[table_id]())
+    *names* maps model terms to the printed row names (e.g. ``{"meanses": "meanSES"}``).
+    """
+    coef = coefficient_table(fit).rename(columns={"Estimate": "Parameter Estimate", "Std. Error": "Standard Error"})
+    coef = coef[["DF", "Parameter Estimate", "Standard Error", "t", "Pr > |t|"]]
+    coef["DF"] = 1
+    coef.index = [names.get(term, term) for term in coef.index]
+    return {"anova": regression_anova(fit), "fit": fit_statistics(fit).to_frame("fit").T, "coef": coef}

@@ -65,3 +65,52 @@ def loglik_at(fit: MixedFit, data: pd.DataFrame, random_cov, residual_sd: float)
         loglik += -0.5 * np.linalg.slogdet(xtvx)[1] + 0.5 * p * np.log(2 * np.pi)
     return float(loglik)
 
+
+
+def variance_parameter_se(fit: MixedFit, data: pd.DataFrame, step: float = 1e-4) -> pd.DataFrame:
+    """Asymptotic standard errors of the variance parameters from the observed information.
+
+    The parameters are the variances and covariances of the random effects and the
+    residual variance; their covariance matrix is the inverse of the negative Hessian
+    of the (restricted) log-likelihood, computed by central differences of
+    :func:`loglik_at` (relative step *step*).  Because the fixed effects are at their
+    GLS estimate, this is the variance-parameter block of the full inverse
+    information, as mixed-model software reports it.  Such standard errors are a
+    poor basis for tests or intervals (see the random-coefficients chapter).
+
+    >>> import lmmlib
+    >>> hsb = lmmlib.load_hsb()
+    >>> table = variance_parameter_se(lmmlib.fit_mixed(hsb, "mathach ~ 1", "school"), hsb)
+    >>> table.index.tolist()
+    ['var(Intercept)', 'var(residual)']
+    """
+    names = list(fit.random_cov.index)
+    pairs = [(k, m) for k in range(len(names)) for m in range(k, len(names))]
+    labels = [f"var({names[k]})" if k == m else f"cov({names[k]},{names[m]})" for k, m in pairs]
+    labels.append("var(residual)")
+    psi = fit.random_cov.to_numpy()
+    theta = np.array([psi[k, m] for k, m in pairs] + [fit.residual_sd ** 2])
+    if fit.boundary:
+        raise InputError(f"the fit is on the boundary of the parameter space ({'; '.join(fit.boundary)}): "
+                         "standard errors from the information matrix are undefined there")
+
+    def loglik(values: np.ndarray) -> float:
+        matrix = np.zeros_like(psi)
+        for (k, m), value in zip(pairs, values[:-1]):
+            matrix[k, m] = matrix[m, k] = value
+        return loglik_at(fit, data, matrix, float(np.sqrt(values[-1])))
+
+    h = step * np.maximum(np.abs(theta), 1e-3)
+    size = len(theta)
+    hessian = np.zeros((size, size))
+    for a in range(size):
+        for b in range(a, size):
+            shifts = []
+            for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                moved = theta.copy()
+                moved[a] += sa * h[a]
+                moved[b] += sb * h[b]
+                shifts.append(loglik(moved))
+            hessian[a, b] = hessian[b, a] = (shifts[0] - shifts[1] - shifts[2] + shifts[3]) / (4 * h[a] * h[b])
+    covariance = np.linalg.inv(-hessian)
+    return pd.DataFrame({"estimate": theta, "se": np.sqrt(np.diag(covariance))}, index=pd.Index(labels, name="parameter"))

@@ -7,7 +7,7 @@
 ``slide``      title of the slide that prints it
 ``row``, ``column``  the cell of the table (``row`` uses plain-text symbols: beta_1, psi_1, sigma)
 ``published``  the value exactly as printed (``12.637``, ``-23,357.12``, ``.008``, ``< .0001``)
-``decimals``   number of decimals printed
+``decimals``   number of decimals printed (for e-notation, of the mantissa)
 ``rule``       how the lecture went from the full value to the printed one:
                ``round`` (to nearest) or ``truncate`` (digits cut off)
 
@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -98,6 +100,34 @@ def discrepancies(table_id: str | None = None) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def explain_differences(table_ids: str | Sequence[str], width: int = 78) -> str:
+    """The recorded reasons why published numbers of *table_ids* are not reproduced.
+
+    Each explanation appears once, followed by the cells (table: row / column) it
+    covers; an empty string means every number of these tables is reproduced.
+
+    >>> print(explain_differences("fox-cao-refit", width=60))  # doctest: +ELLIPSIS
+    [flat-likelihood] The estimate lies just above a rounding
+        boundary ...
+        fox-cao-refit: psi_1 / REML Estimate
+    """
+    ids = [table_ids] if isinstance(table_ids, str) else list(table_ids)
+    unknown = sorted(set(ids) - set(published_values()["table_id"]))
+    if unknown:
+        raise InputError(f"no published tables {unknown} in {PUBLISHED_TABLES_FILE.name}")
+    table = discrepancies()
+    table = table[table["table_id"].isin(ids)]
+    blocks = []
+    for (reason, explanation), cells in table.groupby(["reason", "explanation"], sort=False):
+        lines = textwrap.wrap(f"[{reason}] {explanation}", width=width, subsequent_indent="    ")
+        for table_id, rows in cells.groupby("table_id", sort=False):
+            listed = "; ".join(f"{r} / {c}" for r, c in zip(rows["row"], rows["column"]))
+            lines += textwrap.wrap(f"{table_id}: {listed}", width=width, initial_indent="    ",
+                                   subsequent_indent="        ")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def to_printed_precision(value: float, decimals: int, rule: str = "round") -> float:
     """*value* rounded (or truncated toward zero) to *decimals* decimals.
 
@@ -134,15 +164,25 @@ def compare_with_published(table_id: str, reproduced: pd.DataFrame) -> pd.DataFr
             raise InputError(f"the reproduction of {table_id!r} has no value for row {item.row!r}, "
                              f"column {item.column!r}; it must cover every published number")
         value = float(reproduced.loc[item.row, item.column])
-        at_precision = to_printed_precision(value, item.decimals, item.rule)
+        scientific = "e" in item.published.lower()
+        if scientific:   # decimals count the mantissa's digits: compare significant figures
+            printed = f"{value:.{item.decimals}e}"
+            at_precision = float(printed)
+        else:
+            at_precision = to_printed_precision(value, item.decimals, item.rule)
+            printed = f"{at_precision:.{item.decimals}f}"
         if item.relation == "<":
             match = value < item.value
         elif item.relation == ">":
             match = value > item.value
+        elif scientific:
+            match = at_precision == float(f"{item.value:.{item.decimals}e}")
         else:
             match = abs(at_precision - item.value) < 0.5 * 10 ** (-item.decimals - 3)
         rows.append({"row": item.row, "column": item.column, "published": item.published,
-                     "reproduced": value, "at printed precision": f"{at_precision:.{item.decimals}f}",
+                     "reproduced": value, "at printed precision": printed,
                      "rule": item.rule, "match": bool(match),
                      "reason": explained.get((item.row, item.column), "")})
-    return pd.DataFrame(rows)
+    result = pd.DataFrame(rows)
+    result.attrs["table_id"] = table_id
+    return result

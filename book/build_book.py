@@ -1,0 +1,46 @@
+"""Build the HTML book from a clean _build, executing every chapter.
+
+A chapter that declares data the machine does not have (notebook metadata
+``lmmlib.requires``; see :mod:`lmmlib.requirements`) is not executed: it is
+rendered from the outputs stored in the notebook, and the build says so and
+what to do.  Everything else is executed and any failing cell fails the build.
+
+Usage (what ``make book`` runs): ``.venv/bin/python book/build_book.py``
+"""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from lmmlib.requirements import unmet_requirements
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "_build"
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+
+
+def main() -> int:
+    shutil.rmtree(BUILD, ignore_errors=True)
+    config_path = ROOT / "_config.yml"
+    not_executed = {}
+    for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
+        messages = unmet_requirements(notebook)
+        if messages:
+            not_executed[notebook.relative_to(ROOT).as_posix()] = messages
+    if not_executed:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        config["execute"]["exclude_patterns"] = sorted(not_executed)
+        BUILD.mkdir()
+        config_path = BUILD / "config-with-stored-outputs.yml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        for notebook, messages in not_executed.items():
+            print(f"NOTE: {notebook} is shown with its stored outputs, not executed: {' '.join(messages)}")
+    command = [str(JUPYTER_BOOK), "build", "--warningiserror", "--keep-going", "--config", str(config_path),
+               str(ROOT)]
+    return subprocess.run(command, cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
