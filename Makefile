@@ -1,34 +1,46 @@
 # The two commands a reader needs:
 #   make book   build the HTML book into _build/html (sets up .venv first if needed)
 #   make test   run every test: lmmlib's unit tests, doctests and nbval on each chapter
-# Other targets: make venv (environment only), make notebooks (re-execute the chapters
-# in place after changing lmmlib), make bench (time the build and the tests), make clean.
+# Other targets: make slides (reveal.js decks of every chapter; SHOW_CODE=1 keeps the code),
+# make venv (environment only), make notebooks (re-execute the chapters in place after
+# changing lmmlib), make bench (time the build and the tests), make clean.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
-MATHJAX_VERSION := 3.2.2
+# Front-end assets from npm, so that the book and the slides need no network when read:
+# MathJax 3 for the book, and reveal.js, MathJax 2, require.js and jQuery for the slides.
+NPM_PACKAGES := mathjax@3.2.2 mathjax2@npm:mathjax@2.7.9 reveal.js@4.6.0 requirejs@2.3.7 jquery@3.7.1
 OFFLINE := $(VENV)/offline
 
-.PHONY: book test venv notebooks bench clean
+.PHONY: book slides test chromium venv notebooks bench clean
 
 book: $(READY)
 	$(BIN)/python book/build_book.py
 	@echo "Book built: open _build/html/index.html"
 
-test: $(READY)
+slides: $(READY)
+	$(BIN)/python book/build_slides.py $(if $(SHOW_CODE),--show-code,)
+
+test: $(READY) chromium
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's Chromium; without it (no root, no Debian archive) they skip.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } 2>/dev/null || \
+	  echo "Chromium could not be installed: the browser tests will be skipped"
 
 venv: $(READY)
 
-$(READY): requirements.lock pyproject.toml
+$(READY): requirements.lock pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	rm -rf $(OFFLINE) && mkdir -p $(OFFLINE)/_static/mathjax/output/chtml/fonts
-	npm install --silent --no-audit --no-fund --prefix $(VENV)/npm mathjax@$(MATHJAX_VERSION)
-	cp $(VENV)/npm/node_modules/mathjax/es5/tex-mml-chtml.js $(OFFLINE)/_static/mathjax/
-	cp -r $(VENV)/npm/node_modules/mathjax/es5/output/chtml/fonts/woff-v2 $(OFFLINE)/_static/mathjax/output/chtml/fonts/
+	rm -rf $(OFFLINE) && mkdir -p $(OFFLINE)/_static
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/npm $(NPM_PACKAGES)
+	# all of MathJax: it loads TeX extensions (\boldsymbol, ...) and fonts on demand
+	cp -r $(VENV)/npm/node_modules/mathjax/es5 $(OFFLINE)/_static/mathjax
 	touch $@
 
 notebooks: $(READY)
@@ -39,4 +51,4 @@ bench: $(READY)
 	$(BIN)/python benchmarks/build_and_test_times.py
 
 clean:
-	rm -rf _build $(VENV)
+	rm -rf _build _slides $(VENV)

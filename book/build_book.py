@@ -1,4 +1,4 @@
-"""Build the HTML book from a clean _build, executing every chapter.
+"""Build the HTML book from a clean _build, executing every chapter, with the slide decks.
 
 A chapter that declares data the machine does not have (notebook metadata
 ``lmmlib.requires``; see :mod:`lmmlib.requirements`) is not executed: it is
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from build_slides import main as build_slides
 from lmmlib.requirements import unmet_requirements
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,7 @@ JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
 
 def main() -> int:
     shutil.rmtree(BUILD, ignore_errors=True)
+    build_slides([])     # the decks are copied into the HTML output (html_extra_path)
     config_path = ROOT / "_config.yml"
     not_executed = {}
     for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):

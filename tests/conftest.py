@@ -16,3 +16,10 @@ def nels88():
         return lmmlib.load_nels88()
     except lmmlib.DataFileMissingError as missing:
         pytest.skip(str(missing))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (the browser tests save a screenshot on failure)."""
+    outcome = yield
+    setattr(item, f"rep_{call.when}", outcome.get_result())
