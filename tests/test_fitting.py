@@ -135,3 +135,40 @@ def test_rows_with_missing_values_are_dropped_with_a_count(hsb):
     with pytest.warns(UserWarning, match="dropped 3 rows"):
         fit = lmmlib.fit_mixed(data, "mathach ~ 1", group="school")
     assert fit.n_obs == len(hsb) - 3
+
+
+# ------------------------------------------------------------------ the profiled-deviance engine
+
+@pytest.mark.parametrize("method", ["ML", "REML"])
+def test_engine_reaches_the_closed_form_random_intercept_optimum(hsb, method):
+    from lmmlib.engine import fit_lmm
+    fit = fit_lmm(hsb, "mathach ~ 1", "school", method=method)
+    psi, sigma, loglik = closed_form_random_intercept_optimum(hsb["mathach"], hsb["school"], method == "REML")
+    assert fit.loglik == pytest.approx(loglik, abs=1e-6)
+    assert fit.random_sd["Intercept"] == pytest.approx(psi, abs=1e-5)
+    assert fit.residual_sd == pytest.approx(sigma, abs=1e-5)
+
+
+def test_engine_agrees_with_the_statsmodels_fits(hsb, random_slope_fits):
+    from lmmlib.engine import fit_lmm
+    for reference in (random_slope_fits.ml, random_slope_fits.reml):
+        fit = fit_lmm(hsb, "mathach ~ cses", "school", "1 + cses", reference.method)
+        assert fit.loglik == pytest.approx(reference.loglik, abs=1e-6)
+        np.testing.assert_allclose(fit.fixed[["estimate", "se"]], reference.fixed[["estimate", "se"]], rtol=1e-5)
+        np.testing.assert_allclose(fit.random_cov, reference.random_cov, atol=1e-3)
+        assert fit.residual_sd == pytest.approx(reference.residual_sd, rel=1e-5)
+        assert fit.gradient_norm < fitting.GRADIENT_TOLERANCE
+
+
+def test_engine_reports_a_zero_variance_on_the_boundary():
+    from lmmlib.engine import fit_lmm
+    data = pd.DataFrame({"y": [1.0, 2.0, 4.0, 7.0] * 6, "g": np.repeat(np.arange(6), 4)})
+    with pytest.warns(lmmlib.BoundaryWarning, match="estimated as 0"):
+        fit = fit_lmm(data, "y ~ 1", "g", method="ML")
+    assert fit.random_sd["Intercept"] < 1e-3
+
+
+def test_engine_rejects_collinear_fixed_effects(hsb):
+    from lmmlib.engine import fit_lmm
+    with pytest.raises(lmmlib.InputError, match="collinear"):
+        fit_lmm(hsb.assign(ses2=2 * hsb["ses"]), "mathach ~ ses + ses2", "school")
