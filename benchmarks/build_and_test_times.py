@@ -30,8 +30,10 @@ def timed(command: list[str], cwd: Path) -> tuple[float, int]:
     return time.perf_counter() - start, result.returncode
 
 
-def status(code: int) -> str:
-    return "ok" if code == 0 else f"FAILED (exit {code})"
+def status(code: int, seconds: float, target: float) -> str:
+    if code != 0:
+        return f"FAILED (exit {code})"
+    return "within target" if seconds < target else "OVER TARGET"
 
 
 def main() -> int:
@@ -40,10 +42,11 @@ def main() -> int:
         for chapter in sorted((ROOT / "chapters").glob("*.ipynb")):
             seconds, code = timed([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
                                    "--output-dir", scratch, str(chapter)], chapter.parent)
-            print(f"chapter {chapter.stem:<28} {seconds:6.1f} s  (target < {CHAPTER_TARGET} s)  {status(code)}")
+            print(f"chapter {chapter.stem:<28} {seconds:6.1f} s  (target < {CHAPTER_TARGET} s)  "
+                  f"{status(code, seconds, CHAPTER_TARGET)}")
     for label, (command, target) in STEPS.items():
         seconds, code = timed(command, ROOT)
-        print(f"{label}: {seconds:6.1f} s  (target < {target} s)  {status(code)}")
+        print(f"{label}: {seconds:6.1f} s  (target < {target} s)  {status(code, seconds, target)}")
     return 0
 
 
