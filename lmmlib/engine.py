@@ -1,30 +1,46 @@
-"""A compact profiled-likelihood fitter for two-level linear mixed models.
+"""The profiled deviance of a two-level linear mixed model, its gradient, and its minimum.
 
-The model is y = X beta + Z b + e with one grouping factor, b_i ~ N(0, Psi) for
-each group and e ~ N(0, sigma^2 I).  Following Bates, Maechler, Bolker and Walker
-(2015, section 3), Psi is written as sigma^2 Lambda Lambda' with Lambda a lower-
-triangular q x q matrix filled from a parameter vector theta.  For a given theta,
-beta and sigma^2 have closed forms, so the optimizer searches over theta only:
+This module is the numerical core behind :func:`lmmlib.fit_mixed`.  The model is
+y = X beta + Z b + e with one grouping factor, b_i ~ N(0, Psi) independently for
+each group i and e ~ N(0, sigma^2 I).  Following Bates, Maechler, Bolker and
+Walker (2015, section 3), Psi is written sigma^2 Lambda Lambda' with Lambda a
+lower-triangular q x q matrix filled from a parameter vector theta.  For a fixed
+theta, beta and sigma^2 have closed forms, so the optimizer searches over theta
+alone.  With G_i = Z_i'Z_i, F_i = Z_i'X_i and g_i = Z_i'y_i:
 
-* per group, L_i L_i' = Lambda' Z_i'Z_i Lambda + I (a q x q Cholesky factor);
-* R_ZX,i = L_i^-1 Lambda' Z_i'X_i,  c_i = L_i^-1 Lambda' Z_i'y;
-* R_X'R_X = X'X - sum_i R_ZX,i'R_ZX,i,  R_X' c_beta = X'y - sum_i R_ZX,i' c_i;
-* beta_hat = R_X^-1 c_beta and the penalised residual sum of squares
-  r^2 = y'y - sum_i |c_i|^2 - |c_beta|^2;
-* -2 log L (ML)   = sum_i log|L_i|^2 + n (1 + log(2 pi r^2 / n)),
-  -2 log L_R (REML) = sum_i log|L_i|^2 + log|R_X|^2 + (n - p)(1 + log(2 pi r^2 / (n - p))).
+* A_i = Lambda' G_i Lambda + I (q x q, positive definite for every theta);
+* B_i = Lambda' F_i,  C_i = A_i^-1 B_i,  d_i = A_i^-1 Lambda' g_i;
+* W = X'X - sum_i B_i'C_i  (= R_X'R_X in the paper) and
+  beta_hat = W^-1 (X'y - sum_i B_i'd_i);
+* the penalised residual sum of squares r^2 = y'y - sum_i g_i'Lambda d_i - (X'y - sum_i B_i'd_i)'beta_hat;
+* -2 log L (ML)     = sum_i log|A_i| + n (1 + log(2 pi r^2 / n));
+* -2 log L_R (REML) = sum_i log|A_i| + log|W| + (n - p)(1 + log(2 pi r^2 / (n - p))).
 
-Only the per-group cross-products Z_i'Z_i, Z_i'X_i, Z_i'y and the totals X'X,
-X'y, y'y enter, so they are computed once and every evaluation works on small
-stacked arrays, never on the rows.  theta is unconstrained (the sign of each
-diagonal element of Lambda is irrelevant), which keeps quasi-Newton methods from
-stalling at a zero diagonal; a final Nelder-Mead pass checks for a better point.
+Only the cross-products G_i, F_i, g_i and the totals X'X, X'y, y'y enter, so they
+are computed once (:class:`CrossProducts`) and each evaluation works on arrays with
+one small block per group, never on the rows.
 
->>> import lmmlib
->>> from lmmlib.engine import fit_lmm
->>> fit = fit_lmm(lmmlib.load_hsb(), "mathach ~ 1", "school", method="REML")
->>> round(float(fit.random_sd["Intercept"]), 3), round(fit.loglik, 2)
-(2.935, -23558.4)
+The gradient is analytic.  As a matrix D with dDeviance = sum_jk D_jk dLambda_jk:
+
+* log-determinants: 2 sum_i G_i Lambda A_i^-1;
+* r^2 (by the envelope theorem, since r^2 is a minimum over beta and u):
+  -2 sum_i (Z_i'r_i) u_i' with u_i = d_i - C_i beta and Z_i'r_i = g_i - F_i beta - G_i Lambda u_i,
+  multiplied by (n or n - p) / r^2;
+* REML's log|W|: -2 sum_i (F_i W^-1 C_i' - G_i Lambda C_i W^-1 C_i').
+
+theta is unconstrained: flipping the sign of a column of Lambda leaves Psi
+unchanged, so no bounds are needed and a quasi-Newton method cannot stall on a
+bound at zero.  After the optimum is found, the columns are flipped so that the
+diagonal is non-negative, as lme4 reports theta.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(1)
+>>> groups = np.repeat(np.arange(30), 10)
+>>> y = 5 + rng.normal(size=30)[groups] + rng.normal(size=300)
+>>> cp = CrossProducts.from_arrays(y, np.ones((300, 1)), np.ones((300, 1)), groups)
+>>> optimum = minimize_deviance(cp, reml=True)
+>>> optimum.gradient_norm < 1e-6, optimum.hessian_positive_definite
+(True, True)
 """
 from __future__ import annotations
 
@@ -33,17 +49,24 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import patsy
 from scipy.optimize import minimize
 
-from .errors import ConvergenceError, InputError
-from .fitting import (GRADIENT_TOLERANCE, BoundaryWarning, MixedFit, _boundary_messages, _check_method,
-                      _model_frame)
+#: A diagonal element of Lambda below this (in absolute value) makes the fit singular, as in lme4.
+SINGULAR_TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)
 class CrossProducts:
-    """The sufficient statistics of the model: per-group and total cross-products."""
+    """The sufficient statistics of the model: per-group and total cross-products.
+
+    ``ztz``, ``ztx`` and ``zty`` have one block per group, in the order of
+    ``groups`` (the distinct group labels in order of first appearance).
+
+    >>> cp = CrossProducts.from_arrays(np.array([1.0, 2.0, 4.0]), np.ones((3, 1)), np.ones((3, 1)),
+    ...                                np.array(["a", "a", "b"]))
+    >>> cp.zty.tolist(), cp.n, cp.groups.tolist()
+    ([[3.0], [4.0]], 3, ['a', 'b'])
+    """
 
     ztz: np.ndarray      # (m, q, q)
     ztx: np.ndarray      # (m, q, p)
@@ -52,128 +75,201 @@ class CrossProducts:
     xty: np.ndarray      # (p,)
     yty: float
     n: int
+    groups: np.ndarray   # (m,)
 
     @classmethod
     def from_arrays(cls, y: np.ndarray, x: np.ndarray, z: np.ndarray, groups: np.ndarray) -> "CrossProducts":
-        codes, _ = pd.factorize(groups)
-        m, q, p = codes.max() + 1, z.shape[1], x.shape[1]
-        ztz = np.zeros((m, q, q))
-        ztx = np.zeros((m, q, p))
-        zty = np.zeros((m, q))
-        np.add.at(ztz, codes, z[:, :, None] * z[:, None, :])
-        np.add.at(ztx, codes, z[:, :, None] * x[:, None, :])
-        np.add.at(zty, codes, z * y[:, None])
-        return cls(ztz, ztx, zty, x.T @ x, x.T @ y, float(y @ y), len(y))
+        """Accumulate the cross-products group by group (one weighted bincount per entry)."""
+        codes, labels = pd.factorize(groups)
+        m, q, p = len(labels), z.shape[1], x.shape[1]
+
+        def per_group(weights: np.ndarray) -> np.ndarray:
+            return np.bincount(codes, weights=weights, minlength=m)
+
+        ztz = np.empty((m, q, q))
+        for a in range(q):
+            for b in range(a, q):
+                ztz[:, a, b] = ztz[:, b, a] = per_group(z[:, a] * z[:, b])
+        ztx = np.stack([np.stack([per_group(z[:, a] * x[:, c]) for c in range(p)], axis=1) for a in range(q)], axis=1)
+        zty = np.stack([per_group(z[:, a] * y) for a in range(q)], axis=1)
+        return cls(ztz, ztx, zty, x.T @ x, x.T @ y, float(y @ y), len(y), np.asarray(labels))
+
+    @property
+    def q(self) -> int:
+        return self.ztz.shape[1]
+
+    @property
+    def p(self) -> int:
+        return self.xtx.shape[0]
+
+
+def theta_positions(q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of Lambda for each element of theta: the lower triangle, column by column (lme4's order).
+
+    >>> [list(map(int, index)) for index in theta_positions(2)]
+    [[0, 1, 1], [0, 0, 1]]
+    """
+    rows, cols = np.tril_indices(q)
+    order = np.lexsort((rows, cols))
+    return rows[order], cols[order]
 
 
 def lambda_from_theta(theta: np.ndarray, q: int) -> np.ndarray:
-    """Lower-triangular Lambda filled column by column from theta (q (q + 1) / 2 values), as lme4 does.
+    """Lower-triangular Lambda filled column by column from theta (q (q + 1) / 2 values).
 
     >>> lambda_from_theta(np.array([1.0, 0.5, 2.0]), 2).tolist()
     [[1.0, 0.0], [0.5, 2.0]]
     """
-    rows, cols = np.tril_indices(q)
-    order = np.lexsort((rows, cols))
     lam = np.zeros((q, q))
-    lam[rows[order], cols[order]] = theta
+    lam[theta_positions(q)] = theta
     return lam
 
 
 def identity_theta(q: int) -> np.ndarray:
-    """theta for Lambda = I, the optimizer's starting point."""
-    return np.array([1.0 if r == c else 0.0 for c in range(q) for r in range(c, q)])
+    """theta for Lambda = I, the optimizer's starting point (as in lme4)."""
+    rows, cols = theta_positions(q)
+    return (rows == cols).astype(float)
 
 
 @dataclass(frozen=True)
-class _Solution:
+class Evaluation:
+    """Everything the profiled deviance computes at one theta."""
+
     deviance: float
-    beta: np.ndarray
-    sigma2: float
-    rx: np.ndarray
+    gradient: np.ndarray   # d deviance / d theta
+    beta: np.ndarray       # GLS estimate of the fixed effects
+    sigma2: float          # profiled residual variance r^2 / dof
+    lam: np.ndarray        # Lambda
+    w: np.ndarray          # X'V^-1X sigma^2
+    u: np.ndarray          # spherical conditional modes u_i (m, q); b_i = Lambda u_i
+    a_inverse: np.ndarray  # A_i^-1 (m, q, q)
+
+
+@dataclass(frozen=True)
+class _Solve:
+    """The penalised least-squares solution for one Lambda (any square factor, not only triangular)."""
+
     lam: np.ndarray
+    a_inv: np.ndarray      # A_i^-1
+    c: np.ndarray          # C_i = A_i^-1 Lambda' F_i
+    d: np.ndarray          # d_i = A_i^-1 Lambda' g_i
+    w: np.ndarray          # W = X'X - sum_i B_i'C_i
+    beta: np.ndarray
+    r2: float              # penalised residual sum of squares
+    logdet_a: float        # sum_i log|A_i|
 
 
-def profiled_deviance(theta: np.ndarray, cp: CrossProducts, reml: bool) -> _Solution:
-    """-2 log-likelihood (or restricted log-likelihood) profiled over beta and sigma^2."""
-    q, p = cp.ztz.shape[1], cp.xtx.shape[0]
-    lam = lambda_from_theta(theta, q)
-    inner = np.einsum("ji,mjk,kl->mil", lam, cp.ztz, lam) + np.eye(q)
-    chol = np.linalg.cholesky(inner)                                           # (m, q, q)
-    rzx = np.linalg.solve(chol, np.einsum("ji,mjp->mip", lam, cp.ztx))         # (m, q, p)
-    cu = np.linalg.solve(chol, np.einsum("ji,mj->mi", lam, cp.zty)[..., None])[..., 0]
-    rxtrx = cp.xtx - np.einsum("mqi,mqj->ij", rzx, rzx)
-    rx = np.linalg.cholesky(rxtrx).T                                           # upper: R_X'R_X
-    cbeta = np.linalg.solve(rx.T, cp.xty - np.einsum("mqi,mq->i", rzx, cu))
-    beta = np.linalg.solve(rx, cbeta)
-    r2 = cp.yty - float(np.sum(cu ** 2)) - float(cbeta @ cbeta)
-    logdet_l = 2.0 * float(np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2))))
-    dof = cp.n - p if reml else cp.n
-    deviance = logdet_l + dof * (1.0 + np.log(2.0 * np.pi * r2 / dof))
+def _solve(lam: np.ndarray, cp: CrossProducts) -> _Solve:
+    a = lam.T @ cp.ztz @ lam + np.eye(cp.q)
+    a_inv = np.linalg.inv(a)
+    b = lam.T @ cp.ztx                                    # (m, q, p)
+    c = a_inv @ b                                         # (m, q, p)
+    lg = cp.zty @ lam                                     # rows are (Lambda' g_i)'
+    d = np.einsum("mij,mj->mi", a_inv, lg)
+    w = cp.xtx - np.einsum("mqi,mqj->ij", b, c)
+    rhs = cp.xty - np.einsum("mqi,mq->i", b, d)
+    beta = np.linalg.solve(w, rhs)
+    r2 = cp.yty - float(np.sum(lg * d)) - float(rhs @ beta)
+    return _Solve(lam=lam, a_inv=a_inv, c=c, d=d, w=w, beta=beta, r2=r2,
+                  logdet_a=float(np.sum(np.linalg.slogdet(a)[1])))
+
+
+def evaluate(theta: np.ndarray, cp: CrossProducts, reml: bool) -> Evaluation:
+    """The profiled deviance (-2 log L, or -2 log L_R for REML) at theta, with its gradient."""
+    lam = lambda_from_theta(theta, cp.q)
+    s = _solve(lam, cp)
+    dof = cp.n - cp.p if reml else cp.n
+    deviance = s.logdet_a + dof * (1.0 + np.log(2.0 * np.pi * s.r2 / dof))
+    u = s.d - s.c @ s.beta
+    glam = cp.ztz @ lam                                   # G_i Lambda
+    ztr = cp.zty - cp.ztx @ s.beta - np.einsum("mij,mj->mi", glam, u)
+    grad = 2.0 * np.sum(glam @ s.a_inv, axis=0) - 2.0 * (dof / s.r2) * np.einsum("mi,mj->ij", ztr, u)
     if reml:
-        deviance += 2.0 * float(np.sum(np.log(np.abs(np.diag(rx)))))
-    return _Solution(deviance=float(deviance), beta=beta, sigma2=r2 / dof, rx=rx, lam=lam)
+        deviance += float(np.linalg.slogdet(s.w)[1])
+        cw = s.c @ np.linalg.inv(s.w)                     # C_i W^-1
+        grad -= 2.0 * np.sum(cp.ztx @ cw.transpose(0, 2, 1) - glam @ (cw @ s.c.transpose(0, 2, 1)), axis=0)
+    return Evaluation(deviance=float(deviance), gradient=grad[theta_positions(cp.q)], beta=s.beta,
+                      sigma2=s.r2 / dof, lam=lam, w=s.w, u=u, a_inverse=s.a_inv)
 
 
-def _gradient(theta: np.ndarray, cp: CrossProducts, reml: bool, step: float = 1e-6) -> np.ndarray:
-    grad = np.zeros_like(theta)
-    for k in range(len(theta)):
-        shift = np.zeros_like(theta)
-        shift[k] = step
-        grad[k] = (profiled_deviance(theta + shift, cp, reml).deviance
-                   - profiled_deviance(theta - shift, cp, reml).deviance) / (2 * step)
-    return grad
+def deviance_at(psi: np.ndarray, sigma2: float, cp: CrossProducts, reml: bool) -> float:
+    """-2 log L (or -2 log L_R) at Psi and sigma^2 given, beta at its GLS estimate (not profiled).
 
-
-def fit_lmm(data: pd.DataFrame, formula: str, group: str, random: str = "1", method: str = "REML") -> MixedFit:
-    """Fit a two-level linear mixed model by the profiled deviance; returns a :class:`MixedFit`.
-
-    Same arguments and result as :func:`lmmlib.fit_mixed`; ``attempts`` lists the
-    optimizer passes and ``gradient_norm`` is the gradient of -2 log L in theta.
+    ML: sum_i log|A_i| + n log(2 pi sigma^2) + r^2 / sigma^2; REML adds log|W| and uses n - p.
+    Psi may be singular: Lambda is taken from its eigen-decomposition.
     """
-    method = _check_method(method)
-    reml = method == "REML"
-    frame = _model_frame(data, formula, group, random)
-    y, x = patsy.dmatrices(formula, frame, NA_action="raise", return_type="dataframe")
-    z = patsy.dmatrix(f"~{random}", frame, NA_action="raise", return_type="dataframe")
-    if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:
-        raise InputError(f"the fixed effects of {formula!r} are collinear (the design has rank "
-                         f"{np.linalg.matrix_rank(x.to_numpy())} < {x.shape[1]} columns); drop a term")
-    cp = CrossProducts.from_arrays(y.to_numpy()[:, 0], x.to_numpy(), z.to_numpy(), frame[group].to_numpy())
-    q = z.shape[1]
-    start = identity_theta(q)
-    objective = lambda t: profiled_deviance(t, cp, reml).deviance  # noqa: E731
-    rows = []
+    values, vectors = np.linalg.eigh(np.asarray(psi, dtype=float) / sigma2)
+    s = _solve(vectors * np.sqrt(np.clip(values, 0.0, None)), cp)
+    dof = cp.n - cp.p if reml else cp.n
+    deviance = s.logdet_a + dof * np.log(2.0 * np.pi * sigma2) + s.r2 / sigma2
+    if reml:
+        deviance += float(np.linalg.slogdet(s.w)[1])
+    return float(deviance)
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """The minimum of the profiled deviance and the checks made there."""
+
+    theta: np.ndarray
+    evaluation: Evaluation
+    gradient_norm: float              # of the log-likelihood, |d log L / d theta|
+    hessian_positive_definite: bool   # of the deviance in theta, by differences of the gradient
+    singular: bool                    # a diagonal element of Lambda is (near) zero
+    attempts: pd.DataFrame            # one row per optimizer pass
+
+
+def minimize_deviance(cp: CrossProducts, reml: bool) -> Optimum:
+    """Minimise the profiled deviance over theta.
+
+    BFGS with the analytic gradient runs from Lambda = I; a second BFGS pass,
+    started afresh from the first one's answer, checks for a better point (a
+    quasi-Newton method's curvature estimate can stop it early on a flat ridge).
+    The gradient norm and the Hessian's definiteness are reported for the caller
+    to judge.
+    """
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        result = evaluate(theta, cp, reml)
+        return result.deviance, result.gradient
+
+    rows, theta = [], identity_theta(cp.q)
     with warnings.catch_warnings():
+        # a trial step can make r^2 or A_i degenerate; the line search backs off
         warnings.simplefilter("ignore", RuntimeWarning)
-        first = minimize(objective, start, jac=lambda t: _gradient(t, cp, reml), method="BFGS",
-                         options={"gtol": 1e-7})
-        rows.append({"optimizer": "bfgs", "deviance": first.fun})
-        second = minimize(objective, first.x, method="Nelder-Mead",
-                          options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 4000})
-        rows.append({"optimizer": "nelder-mead from bfgs", "deviance": second.fun})
-    best = first if first.fun <= second.fun else second
-    solution = profiled_deviance(best.x, cp, reml)
-    gradient = float(np.linalg.norm(_gradient(best.x, cp, reml)))
-    # theta is unconstrained, so even a variance on the boundary (a zero column of Lambda)
-    # is a stationary point: a gradient that is not small means the optimizers stopped short
-    if gradient > GRADIENT_TOLERANCE:
-        raise ConvergenceError(f"the {method} fit of {formula} did not converge: gradient norm {gradient:.3g} "
-                               f"(accepted: below {GRADIENT_TOLERANCE}); simplify the random part or rescale")
-    lam = solution.lam
-    names = list(z.columns)
-    psi = solution.sigma2 * lam @ lam.T
-    random_cov = pd.DataFrame(psi, index=names, columns=names)
-    boundary = _boundary_messages(random_cov, solution.sigma2)
-    for message in boundary:
-        warnings.warn(f"{method} fit of {formula}: {message}", BoundaryWarning, stacklevel=2)
-    rx_inverse = np.linalg.inv(solution.rx)
-    se = np.sqrt(solution.sigma2 * np.sum(rx_inverse ** 2, axis=1))
-    fixed = pd.DataFrame({"estimate": solution.beta, "se": se, "z": solution.beta / se}, index=list(x.columns))
-    fixed.index.name = "term"
-    attempts = pd.DataFrame(rows).assign(loglik=lambda d: -d["deviance"] / 2, kept=lambda d: d["deviance"] == best.fun)
-    return MixedFit(
-        formula=formula, group=group, random=random, method=method, n_obs=cp.n, n_groups=cp.ztz.shape[0],
-        fixed=fixed, random_cov=random_cov, residual_sd=float(np.sqrt(solution.sigma2)),
-        loglik=-solution.deviance / 2, boundary=tuple(boundary),
-        attempts=attempts.set_index("optimizer"), gradient_norm=gradient,
+        for name in ("bfgs from Lambda = I", "bfgs restarted"):
+            run = minimize(objective, theta, jac=True, method="BFGS", options={"gtol": 1e-4})
+            if np.isfinite(run.fun) and (not rows or run.fun <= rows[-1]["deviance"]):
+                theta = run.x
+            rows.append({"optimizer": name, "deviance": float(run.fun), "evaluations": int(run.nfev)})
+    theta = _nonnegative_diagonal(theta, cp.q)
+    evaluation = evaluate(theta, cp, reml)
+    attempts = pd.DataFrame(rows).set_index("optimizer")
+    attempts["loglik"] = -attempts["deviance"] / 2
+    return Optimum(
+        theta=theta, evaluation=evaluation,
+        gradient_norm=float(np.linalg.norm(evaluation.gradient)) / 2,
+        hessian_positive_definite=_hessian_positive_definite(theta, cp, reml),
+        singular=bool(np.min(np.abs(np.diag(evaluation.lam)), initial=np.inf) < SINGULAR_TOLERANCE),
+        attempts=attempts,
     )
+
+
+def _nonnegative_diagonal(theta: np.ndarray, q: int) -> np.ndarray:
+    """Flip the sign of each column of Lambda whose diagonal element is negative (Psi is unchanged)."""
+    rows, cols = theta_positions(q)
+    signs = np.sign(lambda_from_theta(theta, q).diagonal())
+    signs[signs == 0] = 1.0
+    return theta * signs[cols]
+
+
+def _hessian_positive_definite(theta: np.ndarray, cp: CrossProducts, reml: bool, step: float = 1e-5) -> bool:
+    """Whether the Hessian of the deviance in theta, from central differences of the gradient, is positive definite."""
+    size = len(theta)
+    hessian = np.empty((size, size))
+    for k in range(size):
+        shift = np.zeros(size)
+        shift[k] = step * max(1.0, abs(theta[k]))
+        hessian[:, k] = (evaluate(theta + shift, cp, reml).gradient
+                         - evaluate(theta - shift, cp, reml).gradient) / (2 * shift[k])
+    eigenvalues = np.linalg.eigvalsh((hessian + hessian.T) / 2)
+    return bool(eigenvalues.min() > 1e-8 * max(1.0, eigenvalues.max()))

@@ -1,23 +1,23 @@
-"""Fitting linear mixed models with statsmodels, checked so that no short fit gets through.
+"""Fitting two-level linear mixed models by the profiled likelihood, with every result checked.
 
-statsmodels' ``MixedLM`` optimizers can stop well short of the optimum and still
-report convergence: on the HSB random-coefficients model its default chain stops
-about 100 log-likelihood units below the maximum.  :func:`fit_mixed` therefore
+:func:`fit_mixed` reads the model from a DataFrame (:mod:`lmmlib.model_frame`),
+accumulates the per-group cross-products once and minimises the profiled
+deviance of :mod:`lmmlib.engine` over the relative covariance factor theta.  The
+result is accepted only if
 
-1. runs several optimizers from the default start (``OPTIMIZERS``),
-2. keeps the one with the highest (restricted) log-likelihood,
-3. polishes it with a gradient method started from that point, and
-4. accepts the result only if the gradient of the profiled log-likelihood is
-   small there; otherwise it raises :class:`~lmmlib.errors.ConvergenceError`.
+1. the gradient of the log-likelihood in theta is below ``GRADIENT_TOLERANCE``
+   (otherwise :class:`~lmmlib.errors.ConvergenceError`), and
+2. the Hessian there is positive definite, or the fit is singular (a variance on
+   the boundary, where the surface may be flat); otherwise a
+   :class:`ConvergenceWarning` says the point may be a saddle.
 
-Every attempt is recorded in :attr:`MixedFit.attempts`, and a variance that lands
-on the boundary of the parameter space (zero, or a singular covariance matrix)
-is reported in :attr:`MixedFit.boundary` and with a :class:`BoundaryWarning`.
+A variance that lands on the boundary of the parameter space (zero, or a
+singular covariance matrix) is reported in :attr:`MixedFit.boundary` and with a
+:class:`BoundaryWarning`.  Standard errors of the fixed effects come from the
+fixed-effects block sigma^2 (X'V^-1 X)^-1, as nlme and lme4 report them.
 
-Standard errors of the fixed effects are computed as nlme and lme4 report them,
-from the fixed-effects block ``sigma^2 (X' V^-1 X)^-1`` evaluated at the estimates,
-not from statsmodels' joint Hessian (the two differ in the third decimal on
-random-slope models).
+:func:`lmmlib.fit_statsmodels` fits the same models with statsmodels' MixedLM;
+the chapters use it once each to show that both give the same answer.
 
 >>> import lmmlib
 >>> hsb = lmmlib.load_hsb()
@@ -27,33 +27,28 @@ random-slope models).
 """
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import patsy
-from statsmodels.regression.mixed_linear_model import MixedLM
 
-from .checks import require_columns, require_frame, require_numeric
+from .engine import CrossProducts, minimize_deviance
 from .errors import ConvergenceError, InputError
+from .model_frame import check_method, model_design
 
-#: Optimizers tried from the default start, in this order.
-OPTIMIZERS = ("lbfgs", "powell", "nm")
-#: Gradient method used to polish the best point, and its options.
-POLISHER = "bfgs"
-POLISH_OPTIONS = {"gtol": 1e-8}
-#: Largest accepted norm of the gradient of the profiled log-likelihood.
+#: Largest accepted norm of the gradient of the log-likelihood in theta at the estimate.
 GRADIENT_TOLERANCE = 1e-2
 #: A random-effect variance below this fraction of the residual variance is "on the boundary".
 BOUNDARY_TOLERANCE = 1e-6
 
-_METHODS = {"ML": False, "REML": True}
-
 
 class BoundaryWarning(UserWarning):
     """A variance estimate sits on the boundary of the parameter space."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimum passed the gradient check but the Hessian there is not positive definite."""
 
 
 @dataclass(frozen=True)
@@ -78,11 +73,23 @@ class MixedFit:
     boundary
         Messages about estimates on the boundary of the parameter space (empty if none).
     attempts
-        One row per optimizer run: optimizer, log-likelihood, statsmodels' own
-        convergence flag (not trusted: lmmlib checks the gradient instead), an error
-        message if the run failed, and whether it was kept.
+        One row per optimizer pass, with its log-likelihood.
     gradient_norm
-        Norm of the gradient of the profiled log-likelihood at the estimate.
+        Norm of the gradient of the (profiled) log-likelihood at the estimate.
+    random_effects, random_effects_se
+        Conditional modes (BLUPs) of the random effects, one row per group, and
+        their conditional standard errors (given the estimated parameters).
+    fitted
+        Fitted values X beta + Z b, indexed like the rows of the data that were used;
+        the residuals are :attr:`residuals`.
+    singular
+        True when the random-effects covariance is singular (a variance of zero or
+        a correlation of +-1), the condition lme4 calls a singular fit.
+    hessian_positive_definite
+        Whether the Hessian of the deviance in theta is positive definite at the
+        estimate (None when the fit comes from statsmodels, which does not check).
+    n_dropped
+        Rows of the data left out because of missing values.
     """
 
     formula: str
@@ -98,12 +105,48 @@ class MixedFit:
     boundary: tuple[str, ...]
     attempts: pd.DataFrame = field(repr=False)
     gradient_norm: float = field(repr=False)
+    random_effects: pd.DataFrame = field(repr=False)
+    random_effects_se: pd.DataFrame = field(repr=False)
+    fitted: pd.Series = field(repr=False)
+    response: pd.Series = field(repr=False)
+    singular: bool = False
+    hessian_positive_definite: bool | None = None
+    n_dropped: int = 0
 
     @property
     def random_sd(self) -> pd.Series:
         """Standard deviations of the random effects (square roots of Psi's diagonal)."""
         return pd.Series(np.sqrt(np.diag(self.random_cov.to_numpy())), index=self.random_cov.index,
                          name="sd")
+
+    @property
+    def random_corr(self) -> pd.DataFrame:
+        """Correlation matrix of the random effects (NaN where a variance is zero)."""
+        sd = self.random_sd.to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = self.random_cov.to_numpy() / np.outer(sd, sd)
+        return pd.DataFrame(corr, index=self.random_cov.index, columns=self.random_cov.columns)
+
+    @property
+    def residuals(self) -> pd.Series:
+        """Conditional residuals y - X beta - Z b."""
+        return (self.response - self.fitted).rename("residual")
+
+    @property
+    def n_parameters(self) -> int:
+        """Fixed effects + distinct elements of Psi + the residual variance."""
+        q = len(self.random_cov)
+        return len(self.fixed) + q * (q + 1) // 2 + 1
+
+    @property
+    def aic(self) -> float:
+        """-2 log L + 2 k (for REML fits, from the restricted log-likelihood, as lme4 reports it)."""
+        return -2 * self.loglik + 2 * self.n_parameters
+
+    @property
+    def bic(self) -> float:
+        """-2 log L + k log n."""
+        return -2 * self.loglik + self.n_parameters * np.log(self.n_obs)
 
     def parameters(self) -> pd.DataFrame:
         """All estimates in one long table: fixed effects, random-effect SDs and covariances, residual SD.
@@ -132,7 +175,8 @@ class MixedFit:
         lines = [
             f"Linear mixed model fitted by {self.method}: {self.formula}, random = ~{self.random} | {self.group}",
             f"{self.n_obs} observations in {self.n_groups} groups; "
-            f"{'restricted ' if self.method == 'REML' else ''}log-likelihood {self.loglik:.2f}",
+            f"{'restricted ' if self.method == 'REML' else ''}log-likelihood {self.loglik:.2f}, "
+            f"AIC {self.aic:.2f}, BIC {self.bic:.2f}",
             self.parameters().to_string(float_format=lambda v: f"{v:.4f}", na_rep=""),
         ]
         lines += [f"Boundary: {message}" for message in self.boundary]
@@ -148,7 +192,8 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
     data
         One row per level-1 unit.
     formula
-        Fixed part as a patsy formula, e.g. ``"mathach ~ cses"``.
+        Fixed part as a patsy formula, e.g. ``"mathach ~ cses"`` (factors,
+        interactions and transformations as patsy allows).
     group
         Column identifying the groups (level-2 units).
     random
@@ -163,138 +208,57 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
 
     >>> import lmmlib
     >>> fit = lmmlib.fit_mixed(lmmlib.load_hsb(), "mathach ~ 1", group="school", method="REML")
-    >>> round(float(fit.random_sd["Intercept"]), 3)
-    2.935
+    >>> round(float(fit.random_sd["Intercept"]), 3), round(fit.loglik, 2)
+    (2.935, -23558.4)
     """
-    method = _check_method(method)
-    frame = _model_frame(data, formula, group, random)
-    model = MixedLM.from_formula(formula, frame, groups=frame[group], re_formula=f"~{random}")
-    best, attempts = _best_of_optimizers(model, reml=_METHODS[method])
-    gradient_norm = float(np.linalg.norm(model.score(best.params_object, profile_fe=True)))
-    if not np.isfinite(best.llf) or gradient_norm > GRADIENT_TOLERANCE:
+    method = check_method(method)
+    design = model_design(data, formula, group, random)
+    cp = CrossProducts.from_arrays(design.y, design.x, design.z, design.groups)
+    optimum = minimize_deviance(cp, reml=method == "REML")
+    if not np.isfinite(optimum.evaluation.deviance) or optimum.gradient_norm > GRADIENT_TOLERANCE:
         raise ConvergenceError(
             f"the {method} fit of {formula} (random ~{random} | {group}) did not reach an optimum: "
-            f"the best log-likelihood {best.llf:.4f} has a gradient of norm {gradient_norm:.3g} "
-            f"(accepted: below {GRADIENT_TOLERANCE}). Attempts:\n{attempts.to_string()}\n"
+            f"the gradient of the log-likelihood has norm {optimum.gradient_norm:.3g} there "
+            f"(accepted: below {GRADIENT_TOLERANCE}). Optimizer passes:\n{optimum.attempts.to_string()}\n"
             "Simplify the random part (fewer random terms) or rescale the predictors."
         )
-    # statsmodels renames the random intercept "Group"; patsy gives the names as written
-    random_names = patsy.dmatrix(f"~{random}", frame.head(1)).design_info.column_names
-    random_cov = pd.DataFrame(np.asarray(best.cov_re), index=random_names, columns=random_names)
-    residual_var = float(best.scale)
-    boundary = _boundary_messages(random_cov, residual_var)
+    solution = optimum.evaluation
+    names = design.random_names
+    random_cov = pd.DataFrame(solution.sigma2 * solution.lam @ solution.lam.T, index=names, columns=names)
+    boundary = _boundary_messages(random_cov, solution.sigma2)
     for message in boundary:
         warnings.warn(f"{method} fit of {formula}: {message}", BoundaryWarning, stacklevel=2)
-    fe = np.asarray(best.fe_params)
-    se = np.sqrt(np.diag(_fixed_effects_covariance(model, random_cov.to_numpy(), residual_var)))
-    fixed = pd.DataFrame({"estimate": fe, "se": se, "z": fe / se}, index=model.exog_names[: len(fe)])
+    if not optimum.hessian_positive_definite and not optimum.singular:
+        warnings.warn(f"{method} fit of {formula}: the gradient is zero but the Hessian is not positive "
+                      "definite, so the estimate may be a saddle point; try another parametrisation",
+                      ConvergenceWarning, stacklevel=2)
+    se = np.sqrt(solution.sigma2 * np.diag(np.linalg.inv(solution.w)))
+    fixed = pd.DataFrame({"estimate": solution.beta, "se": se, "z": solution.beta / se}, index=design.fixed_names)
     fixed.index.name = "term"
+    modes, modes_se = _conditional_modes(solution, cp.groups, names, group)
+    codes = pd.Index(cp.groups).get_indexer(design.groups)
+    fitted = design.x @ solution.beta + np.einsum("nq,nq->n", design.z, modes.to_numpy()[codes])
+    index = design.frame.index
     return MixedFit(
-        formula=formula, group=group, random=random, method=method,
-        n_obs=int(model.nobs), n_groups=int(model.n_groups), fixed=fixed,
-        random_cov=random_cov, residual_sd=float(np.sqrt(residual_var)), loglik=float(best.llf),
-        boundary=tuple(boundary), attempts=attempts, gradient_norm=gradient_norm,
+        formula=formula, group=group, random=random, method=method, n_obs=cp.n, n_groups=len(cp.groups),
+        fixed=fixed, random_cov=random_cov, residual_sd=float(np.sqrt(solution.sigma2)),
+        loglik=-solution.deviance / 2, boundary=tuple(boundary), attempts=optimum.attempts,
+        gradient_norm=optimum.gradient_norm, random_effects=modes, random_effects_se=modes_se,
+        fitted=pd.Series(fitted, index=index, name="fitted"),
+        response=pd.Series(design.y, index=index, name=formula.split("~")[0].strip()),
+        singular=optimum.singular or bool(boundary),
+        hessian_positive_definite=optimum.hessian_positive_definite, n_dropped=len(data) - cp.n,
     )
 
 
-def _check_method(method: str) -> str:
-    key = str(method).upper()
-    if key not in _METHODS:
-        raise InputError(f"method must be 'ML' or 'REML', not {method!r}")
-    return key
-
-
-def _model_frame(data: pd.DataFrame, formula: str, group: str, random: str) -> pd.DataFrame:
-    """Check the inputs and return the rows and columns the model needs (complete cases)."""
-    require_frame(data, "fit_mixed")
-    if not isinstance(group, str):
-        raise InputError(f"group must be the name of a column, not {group!r}")
-    require_columns(data, [group], f"the grouping variable of {formula!r}")
-    used = _formula_variables(data, formula) | _formula_variables(data, f"~{random}")
-    require_columns(data, sorted(used), f"the model {formula!r} with random part ~{random}")
-    response = formula.split("~")[0].strip()
-    if response in data.columns:
-        require_numeric(data, [response], f"the response of {formula!r}")
-    random_columns = _formula_variables(data, f"~{random}")
-    require_numeric(data, sorted(random_columns), f"the random part ~{random}")
-    frame = data[sorted(used | {group})]
-    complete = frame.notna().all(axis=1)
-    if not complete.all():
-        dropped = int((~complete).sum())
-        warnings.warn(f"fit_mixed dropped {dropped} row{'s' if dropped != 1 else ''} with missing "
-                      f"values in {sorted(used | {group})}", UserWarning, stacklevel=3)
-        frame = frame[complete]
-    if frame[group].nunique() < 2:
-        raise InputError(f"a mixed model needs at least 2 groups in {group!r}; "
-                         f"the data have {frame[group].nunique()}")
-    return frame
-
-
-def _formula_variables(data: pd.DataFrame, formula: str) -> set[str]:
-    """Names of the data columns a patsy formula refers to; InputError for unknown names."""
-    try:
-        description = patsy.ModelDesc.from_formula(formula)
-    except patsy.PatsyError as error:
-        raise InputError(f"cannot read the formula {formula!r}: {error}") from None
-    codes = [factor.code for term in description.lhs_termlist + description.rhs_termlist
-             for factor in term.factors]
-    sample = data.head(20)
-    for code in codes:
-        try:
-            patsy.dmatrix(f"0 + {code}", sample, NA_action="raise")
-        except patsy.PatsyError as error:
-            unknown = re.search(r"name '([^']+)' is not defined", str(error))
-            if unknown:
-                raise InputError(
-                    f"the formula {formula!r} uses {unknown.group(1)!r}, which is not a column of "
-                    "the data; check the spelling or add the column"
-                ) from None
-    tokens = {token for code in codes for token in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", code)}
-    return tokens & set(data.columns)
-
-
-def _best_of_optimizers(model: MixedLM, reml: bool):
-    """Run every optimizer of OPTIMIZERS, polish the best, return it with a table of attempts."""
-    results, rows = [], []
-    for name in OPTIMIZERS:
-        result = _quiet_fit(model, reml=reml, method=name)
-        results.append(result)
-        rows.append(_attempt_row(name, result))
-    # a collapsed run can report llf = +inf (singular covariance): never a candidate
-    best_index = int(np.argmax([r.llf if np.isfinite(r.llf) else -np.inf for r in results]))
-    best = results[best_index]
-    if not np.isfinite(best.llf):
-        raise ConvergenceError("every optimizer failed: " + "; ".join(str(r["message"]) for r in rows))
-    polished = _quiet_fit(model, reml=reml, method=POLISHER, start_params=best.params_object,
-                          **POLISH_OPTIONS)
-    rows.append(_attempt_row(f"{POLISHER} from {OPTIMIZERS[best_index]}", polished))
-    if np.isfinite(polished.llf) and polished.llf >= best.llf:
-        best, best_index = polished, len(rows) - 1
-    attempts = pd.DataFrame(rows)
-    attempts["kept"] = attempts.index == best_index
-    return best, attempts.set_index("optimizer")
-
-
-def _quiet_fit(model: MixedLM, reml: bool, method: str, **options):
-    """One statsmodels fit with its warnings captured; None if the optimizer raised."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return model.fit(reml=reml, method=method, **options)
-        except (np.linalg.LinAlgError, ValueError, OverflowError) as error:
-            return _Failed(str(error))
-
-
-@dataclass
-class _Failed:
-    message: str
-    llf: float = -np.inf
-    converged: bool = False
-
-
-def _attempt_row(name: str, result) -> dict:
-    return {"optimizer": name, "loglik": float(result.llf),
-            "statsmodels converged": bool(result.converged), "message": getattr(result, "message", "")}
+def _conditional_modes(solution, groups: np.ndarray, names: list[str], group: str):
+    """b_i = Lambda u_i and the SDs of b_i given y: sigma^2 Lambda A_i^-1 Lambda' (parameters at their estimates)."""
+    lam = solution.lam
+    modes = solution.u @ lam.T
+    variances = solution.sigma2 * np.einsum("ij,mjk,ik->mi", lam, solution.a_inverse, lam)
+    index = pd.Index(groups, name=group)
+    return (pd.DataFrame(modes, index=index, columns=names),
+            pd.DataFrame(np.sqrt(np.maximum(variances, 0.0)), index=index, columns=names))
 
 
 def _boundary_messages(random_cov: pd.DataFrame, residual_var: float) -> list[str]:
@@ -308,21 +272,6 @@ def _boundary_messages(random_cov: pd.DataFrame, residual_var: float) -> list[st
             messages.append("the random-effects covariance matrix is singular "
                             "(a correlation of +1 or -1 between random effects)")
     return messages
-
-
-def _fixed_effects_covariance(model: MixedLM, psi: np.ndarray, sigma2: float) -> np.ndarray:
-    """sigma^2-scaled (X' V^-1 X)^-1 with V_i = Z_i Psi Z_i' + sigma^2 I, summed over groups.
-
-    Uses V_i^-1 = [I - Z_i Psi (sigma^2 I + Z_i'Z_i Psi)^-1 Z_i'] / sigma^2, which stays
-    valid when Psi is singular.
-    """
-    p, q = model.k_fe, model.k_re
-    information = np.zeros((p, p))
-    for x, z in zip(model.exog_li, model.exog_re_li):
-        xtz = x.T @ z
-        inner = np.linalg.solve(sigma2 * np.eye(q) + z.T @ z @ psi, xtz.T)
-        information += (x.T @ x - xtz @ psi @ inner) / sigma2
-    return np.linalg.inv(information)
 
 
 @dataclass(frozen=True)

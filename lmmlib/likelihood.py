@@ -20,51 +20,34 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import patsy
 
+from .engine import CrossProducts, deviance_at
 from .errors import InputError
-from .fitting import MixedFit, _model_frame
+from .fitting import MixedFit
+from .model_frame import model_design
 
 
 def loglik_at(fit: MixedFit, data: pd.DataFrame, random_cov, residual_sd: float) -> float:
     """Log-likelihood (ML or REML, as *fit*) of *fit*'s model for *data* at Psi = *random_cov*
     and sigma = *residual_sd*, the fixed effects set to their GLS estimate."""
-    psi = np.atleast_2d(np.asarray(random_cov, dtype=float))
-    q = len(fit.random_cov)
-    if psi.shape != (q, q) or not np.allclose(psi, psi.T):
-        raise InputError(f"random_cov must be a symmetric {q}x{q} matrix like the fit's Psi")
-    if residual_sd <= 0:
-        raise InputError(f"residual_sd must be positive, not {residual_sd}")
-    sigma2 = residual_sd ** 2
-    frame = _model_frame(data, fit.formula, fit.group, fit.random)
-    y, x = patsy.dmatrices(fit.formula, frame, NA_action="raise", return_type="matrix")
-    z = patsy.dmatrix(f"~{fit.random}", frame, NA_action="raise", return_type="matrix")
-    groups = frame[fit.group].to_numpy()
-    y, x, z = np.asarray(y).ravel(), np.asarray(x), np.asarray(z)
-    p = x.shape[1]
-    xtvx, xtvy = np.zeros((p, p)), np.zeros(p)
-    parts = []
-    for key in pd.unique(groups):
-        rows = groups == key
-        xi, yi, zi = x[rows], y[rows], z[rows]
-        # V_i^-1 = [I - Z_i Psi (sigma^2 I + Z_i'Z_i Psi)^-1 Z_i'] / sigma^2
-        inner = sigma2 * np.eye(q) + zi.T @ zi @ psi
-        solve = np.linalg.solve(inner, zi.T)
-        def v_inverse_times(a, zi=zi, solve=solve):
-            return (a - zi @ (psi @ (solve @ a))) / sigma2
-        logdet = rows.sum() * np.log(sigma2) + np.linalg.slogdet(inner / sigma2)[1]
-        vx, vy = v_inverse_times(xi), v_inverse_times(yi)
-        xtvx += xi.T @ vx
-        xtvy += xi.T @ vy
-        parts.append((xi, yi, vy, vx, logdet))
-    beta = np.linalg.solve(xtvx, xtvy)
-    quadratic = sum(yi @ vy - 2 * beta @ (xi.T @ vy) + beta @ (xi.T @ vx) @ beta for xi, yi, vy, vx, _ in parts)
-    n = len(y)
-    loglik = -0.5 * (sum(part[4] for part in parts) + quadratic + n * np.log(2 * np.pi))
-    if fit.method == "REML":
-        loglik += -0.5 * np.linalg.slogdet(xtvx)[1] + 0.5 * p * np.log(2 * np.pi)
-    return float(loglik)
+    return _loglik_function(fit, data)(random_cov, residual_sd)
 
+
+def _loglik_function(fit: MixedFit, data: pd.DataFrame):
+    """loglik(random_cov, residual_sd) for *fit*'s model and *data*, the cross-products computed once."""
+    design = model_design(data, fit.formula, fit.group, fit.random)
+    cp = CrossProducts.from_arrays(design.y, design.x, design.z, design.groups)
+    q = len(fit.random_cov)
+
+    def loglik(random_cov, residual_sd: float) -> float:
+        psi = np.atleast_2d(np.asarray(random_cov, dtype=float))
+        if psi.shape != (q, q) or not np.allclose(psi, psi.T):
+            raise InputError(f"random_cov must be a symmetric {q}x{q} matrix like the fit's Psi")
+        if residual_sd <= 0:
+            raise InputError(f"residual_sd must be positive, not {residual_sd}")
+        return -deviance_at(psi, residual_sd ** 2, cp, reml=fit.method == "REML") / 2
+
+    return loglik
 
 
 def variance_parameter_se(fit: MixedFit, data: pd.DataFrame, step: float = 1e-4) -> pd.DataFrame:
@@ -94,11 +77,13 @@ def variance_parameter_se(fit: MixedFit, data: pd.DataFrame, step: float = 1e-4)
         raise InputError(f"the fit is on the boundary of the parameter space ({'; '.join(fit.boundary)}): "
                          "standard errors from the information matrix are undefined there")
 
+    loglik_for = _loglik_function(fit, data)
+
     def loglik(values: np.ndarray) -> float:
         matrix = np.zeros_like(psi)
         for (k, m), value in zip(pairs, values[:-1]):
             matrix[k, m] = matrix[m, k] = value
-        return loglik_at(fit, data, matrix, float(np.sqrt(values[-1])))
+        return loglik_for(matrix, float(np.sqrt(values[-1])))
 
     h = step * np.maximum(np.abs(theta), 1e-3)
     size = len(theta)

@@ -1,0 +1,69 @@
+"""The profiled deviance itself: gradient, the unprofiled form, the parametrisation."""
+import numpy as np
+import pytest
+
+import lmmlib
+from lmmlib import engine
+from lmmlib.model_frame import model_design
+
+
+@pytest.fixture(scope="module")
+def slope_products(hsb):
+    design = model_design(hsb, "mathach ~ meanses * cses + sector * cses", "school", "1 + cses")
+    return engine.CrossProducts.from_arrays(design.y, design.x, design.z, design.groups)
+
+
+@pytest.mark.parametrize("reml", [False, True])
+def test_analytic_gradient_matches_central_differences(slope_products, reml):
+    theta = np.array([0.3, -0.1, 0.2])
+    analytic = engine.evaluate(theta, slope_products, reml).gradient
+    step = 1e-5
+    numeric = [(engine.evaluate(theta + step * e, slope_products, reml).deviance
+                - engine.evaluate(theta - step * e, slope_products, reml).deviance) / (2 * step) for e in np.eye(3)]
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5)
+
+
+def test_cross_products_equal_the_direct_sums(hsb):
+    design = model_design(hsb, "mathach ~ cses", "school", "1 + cses")
+    cp = engine.CrossProducts.from_arrays(design.y, design.x, design.z, design.groups)
+    first = design.groups == cp.groups[0]
+    z, x, y = design.z[first], design.x[first], design.y[first]
+    np.testing.assert_allclose(cp.ztz[0], z.T @ z)
+    np.testing.assert_allclose(cp.ztx[0], z.T @ x)
+    np.testing.assert_allclose(cp.zty[0], z.T @ y)
+    assert cp.n == len(hsb) and cp.ztz.shape == (160, 2, 2)
+
+
+@pytest.mark.parametrize("reml", [False, True])
+def test_unprofiled_deviance_equals_the_profiled_one_at_the_profiled_sigma(slope_products, reml):
+    theta = np.array([0.25, 0.05, 0.1])
+    at_theta = engine.evaluate(theta, slope_products, reml)
+    psi = at_theta.sigma2 * at_theta.lam @ at_theta.lam.T
+    assert engine.deviance_at(psi, at_theta.sigma2, slope_products, reml) == pytest.approx(at_theta.deviance,
+                                                                                              abs=1e-7)
+    # and any other sigma^2 is worse, since the profiled value is the minimum over sigma^2
+    assert engine.deviance_at(psi * 1.1, at_theta.sigma2 * 1.1, slope_products, reml) > at_theta.deviance
+
+
+def test_flipping_a_column_of_lambda_leaves_the_deviance_unchanged(slope_products):
+    theta = np.array([0.3, -0.1, 0.2])
+    flipped = np.array([-0.3, 0.1, 0.2])          # the first column of Lambda negated
+    assert engine.evaluate(flipped, slope_products, True).deviance == pytest.approx(
+        engine.evaluate(theta, slope_products, True).deviance, abs=1e-8)
+
+
+def test_optimum_reports_a_nonnegative_diagonal_and_its_checks(slope_products):
+    optimum = engine.minimize_deviance(slope_products, reml=True)
+    assert np.all(np.diag(optimum.evaluation.lam) >= 0)
+    assert optimum.gradient_norm < 1e-3 and optimum.hessian_positive_definite and not optimum.singular
+    assert list(optimum.attempts.columns) == ["deviance", "evaluations", "loglik"]
+
+
+def test_a_boundary_optimum_is_flagged_singular():
+    # every group holds the same values, so the between-group variance is exactly zero
+    groups = np.repeat(np.arange(8), 4)
+    y = np.tile([1.0, 2.0, 4.0, 7.0], 8)
+    cp = engine.CrossProducts.from_arrays(y, np.ones((32, 1)), np.ones((32, 1)), groups)
+    optimum = engine.minimize_deviance(cp, reml=False)
+    assert optimum.singular and optimum.gradient_norm < 1e-3
+    assert optimum.evaluation.lam[0, 0] < engine.SINGULAR_TOLERANCE
