@@ -76,8 +76,9 @@ def test_statsmodels_runs_that_stop_short_raise(hsb, monkeypatch):
 def test_comparison_table_lists_every_parameter_and_the_loglik(hsb):
     fit = lmmlib.fit_mixed(hsb, "mathach ~ cses", "school", "1", "ML")
     table = lmmlib.compare_with_statsmodels(fit, hsb)
-    assert table.columns.tolist() == ["lmmlib", "statsmodels", "difference"]
+    assert table.columns.tolist() == ["lmmlib", "statsmodels", "difference", "relative difference"]
     assert table.index.tolist() == ["Intercept", "cses", "sd(Intercept)", "sd(residual)",
                                     "se(Intercept)", "se(cses)", "log-likelihood"]
     assert table.loc["log-likelihood", "lmmlib"] == fit.loglik
-    assert table["difference"].abs().max() < 1e-4
+    assert table["relative difference"].abs().max() < 1e-6
+    assert table["relative difference"].abs().max() <= table["difference"].abs().max()
