@@ -3,7 +3,7 @@
 #   make test   run every test: lmmlib's unit tests, doctests and nbval on each chapter
 # Other targets: make slides (reveal.js decks of every chapter; SHOW_CODE=1 keeps the code),
 # make venv (environment only), make notebooks (re-execute the chapters in place after
-# changing lmmlib), make bench (time the build and the tests), make clean.
+# changing lmmlib), make bench (time the build, the tests and the engine; make bench-engine for the engine alone), make clean.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +13,7 @@ READY := $(VENV)/.ready
 NPM_PACKAGES := mathjax@3.2.2 mathjax2@npm:mathjax@2.7.9 reveal.js@4.6.0 requirejs@2.3.7 jquery@3.7.1
 OFFLINE := $(VENV)/offline
 
-.PHONY: book slides test chromium venv notebooks bench clean
+.PHONY: book slides test chromium venv notebooks bench bench-engine clean
 
 book: $(READY)
 	$(BIN)/python book/build_book.py
@@ -49,6 +49,11 @@ notebooks: $(READY)
 
 bench: $(READY)
 	$(BIN)/python benchmarks/build_and_test_times.py
+	$(BIN)/python benchmarks/engine_speed.py
+
+# the engine alone: against statsmodels and lme4 (when Rscript has lme4), large data, bootstrap
+bench-engine: $(READY)
+	$(BIN)/python benchmarks/engine_speed.py
 
 clean:
 	rm -rf _build _slides $(VENV)

@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 import yaml
 from nbconvert import SlidesExporter
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 from assign_slide_types import slide_type
 
@@ -106,6 +107,8 @@ def exporter(show_code: bool) -> SlidesExporter:
         mathjax_url="mathjax2/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
         require_js_url="requirejs/require.js", jquery_url="jquery/dist/jquery.min.js",
     )
+    # merge each cell's stream outputs and apply carriage returns (a progress bar shows its last state)
+    slides.register_preprocessor(CoalesceStreamsPreprocessor(), enabled=True)
     slides.exclude_input = not show_code
     slides.exclude_input_prompt = True
     slides.exclude_output_prompt = True

@@ -9,6 +9,7 @@ Functions take a pandas DataFrame and return a DataFrame or a small result objec
 ['estimate', 'se', 'z']
 """
 from . import plots
+from .bootstrap import BootstrapLikelihoodRatioTest, ResponseRefit, parametric_bootstrap_lrt, simulated_responses
 from .data import find_nels88, load_hsb, load_nels88
 from .display import comparison_table, fixed_decimals, setup_notebook
 from .errors import (ConvergenceError, DataFileMismatchError, DataFileMissingError, InputError,
@@ -31,6 +32,7 @@ __all__ = [
     "center_within_groups", "describe_by_group", "level2_columns", "ols_by_group",
     "fit_ols", "regression_anova", "fit_statistics", "coefficient_table", "ml_f_test",
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
+    "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",
     "design_matrices", "fixed_design", "marginal_covariance", "marginal_variance", "predict_fixed",
     "naive_interval_coverage", "plots",
     "published_values", "discrepancies", "explain_differences", "compare_with_published", "reproduce",

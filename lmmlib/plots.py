@@ -16,10 +16,12 @@ import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 import numpy as np
 import pandas as pd
+from scipy import stats
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
 from .checks import require_columns, require_frame
 from .errors import InputError
+from .likelihood_ratio import mixture_pvalue
 
 #: Colours used for the two sectors throughout the book.
 SECTOR_COLORS = {0: "#C44E52", 1: "#4C72B0"}
@@ -177,5 +179,52 @@ def coefficients_against(fits: pd.DataFrame, x: str, terms: Sequence[str],
     axes.flat[0].legend(handles=line_key(), loc="upper left", frameon=False, fontsize=10)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def bootstrap_distribution(result, title: str | None = None) -> plt.Figure:
+    """The replicate G^2 values of a :func:`lmmlib.parametric_bootstrap_lrt` result against the chi-square(df) and the 50:50 mixture references.
+
+    Left: histogram of the replicates with the two densities; right: the upper
+    tail P(G^2 >= g) of each on a log scale, which is where p-values are read.
+    The observed G^2 is marked in both panels.
+
+    >>> from lmmlib.bootstrap import BootstrapLikelihoodRatioTest
+    >>> fake = BootstrapLikelihoodRatioTest(g2=3.0, df=2, replicate_g2=np.array([0.1, 1.0, 4.0]),
+    ...     p_bootstrap=0.5, p_naive=0.22, p_boundary=0.15, method="REML", removed=("var(x)",),
+    ...     replicates=3, failed=0, seed=1)
+    >>> len(bootstrap_distribution(fake).axes)
+    2
+    """
+    g2 = np.sort(result.replicate_g2)
+    df = result.df
+    top = max(np.quantile(g2, 0.995), result.g2) * 1.1
+    grid = np.linspace(top / 400, top, 400)
+    lower_density = stats.chi2.pdf(grid, df - 1) if df > 1 else np.zeros_like(grid)
+    mixture_density = 0.5 * lower_density + 0.5 * stats.chi2.pdf(grid, df)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    heights = left.hist(g2[g2 <= top], bins=40, range=(0, top), density=True, color="0.7", edgecolor="white",
+                        label=f"{len(g2)} bootstrap replicates")[0]
+    left.plot(grid, stats.chi2.pdf(grid, df), color="black", linewidth=2.2, label=rf"$\chi^2_{df}$")
+    left.plot(grid, mixture_density, color="#4C72B0", linewidth=2.5,
+              label=rf"50:50 mixture of $\chi^2_{df - 1}$ and $\chi^2_{df}$")
+    left.set_ylim(0, 1.3 * max(heights.max(), mixture_density[grid >= top / 20].max()))
+    left.set_xlabel(r"$G^2$")
+    left.set_ylabel("density")
+    tail = 1.0 - np.arange(len(g2)) / len(g2)
+    right.step(g2, tail, where="post", color="0.55", linewidth=2.5)
+    right.plot(grid, stats.chi2.sf(grid, df), color="black", linewidth=2.2)
+    right.plot(grid, [mixture_pvalue(g, df) for g in grid], color="#4C72B0", linewidth=2.5)
+    right.set_yscale("log")
+    right.set_ylim(0.5 / len(g2), 1.2)
+    right.set_xlim(0, top)
+    right.set_xlabel(r"$g$")
+    right.set_ylabel(r"$P(G^2 \geq g)$")
+    left.axvline(result.g2, color="#C44E52", linestyle="--", linewidth=2, label=f"observed $G^2$ = {result.g2:.2f}")
+    right.axvline(result.g2, color="#C44E52", linestyle="--", linewidth=2)
+    left.legend(frameon=False, loc="upper center")   # the right panel uses the same colours
+    if title:
+        fig.suptitle(title, fontsize=14)
     fig.tight_layout()
     return fig

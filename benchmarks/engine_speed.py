@@ -1,0 +1,430 @@
+"""Print the speed, accuracy and memory of lmmlib's mixed-model engine, next to statsmodels and lme4.
+
+What is measured (wall-clock times on this machine; a fit always starts from the DataFrame):
+
+1. The HSB models of the random-effects lecture, each by ML and by REML (12 fits), group ``school``:
+
+   * ``anova``: ``mathach ~ 1``, random ``1`` (the random-effects one-way ANOVA);
+   * ``rc``: ``mathach ~ cses``, random ``1 + cses`` (random coefficients);
+   * ``ri``: ``mathach ~ cses``, random ``1`` (the null model of the random-slope test);
+   * ``cao``: ``mathach ~ meanses + sector + cses + meanses:cses + I(meanses**2):cses +
+     sector:cses``, random ``1 + cses`` (coefficients as outcomes);
+   * ``cao-s`` and ``cao-i``: the same fixed part with random ``0 + cses`` and ``1``
+     (the refits of the coefficients-as-outcomes tests).
+
+   For each: :func:`lmmlib.fit_mixed` (median of ``--repeats`` runs, default 20) against
+   statsmodels' ``MixedLM.from_formula(formula, data, groups="school",
+   re_formula="~<random>").fit(reml=...)`` with its default optimizer (median of
+   ``--statsmodels-repeats`` runs, default 5).  Targets: lmmlib at least 100 times
+   faster; its log-likelihood within 1e-6 of the best statsmodels optimum
+   (:func:`lmmlib.fit_statsmodels`, several optimizers and a polish).  The table also
+   shows how far statsmodels' default fit falls short of that optimum.
+2. lme4's ``lmer`` on the same 12 fits, one ``Rscript`` per model (median of
+   ``--repeats`` fits, each timed with ``proc.time``, lme4's default control, which
+   includes its gradient and Hessian checks as lmmlib's fit does).  Targets: lmmlib
+   at least 10 times faster; log-likelihoods within 1e-6.  Skipped, with a note, when
+   Rscript or lme4 is missing (Debian: ``apt-get install -y r-base-core r-cran-lme4``).
+3. Scale: HSB-shaped data simulated with known parameters (160 x 10, x 100 and
+   x 1000 schools, about 7.2 million rows at the largest; school sizes resampled from
+   HSB's, a school-centred predictor spread like ``cses``), random intercept and
+   slope, REML, each size in its own process.  Printed: rows, seconds spent
+   building the design, accumulating the cross-products, optimising and in total
+   (the rest of ``fit_mixed``: conditional modes and fitted values), seconds per
+   million rows, peak resident memory of the process (``ru_maxrss``, the simulated
+   data included), and the estimates next to the true values.  Targets: the x 1000
+   fit under 5 s and under 2 GB; the time per million rows at x 1000 at most 1.5
+   times that at x 100 (cost linear in the rows).
+4. The parametric bootstrap of the random-slope test (1000 replicates, REML,
+   ``mathach ~ cses`` with random ``1 + cses`` against random ``1``) if
+   :mod:`lmmlib.bootstrap` is present; no target.
+
+This is a measurement, not a test: it prints figures and never fails on a slow
+machine.  Run from the repository root:
+
+    .venv/bin/python benchmarks/engine_speed.py [--repeats N] [--statsmodels-repeats N]
+                                                [--skip-scale] [--skip-r] [--skip-bootstrap]
+
+It takes about two and a half minutes with every section.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import statsmodels
+from statsmodels.regression.mixed_linear_model import MixedLM
+
+import lmmlib
+from lmmlib.lecture_tables import HSB_COEFFICIENTS_AS_OUTCOMES, HSB_RANDOM_COEFFICIENTS
+
+GROUP = "school"
+CAO_FORMULA = HSB_COEFFICIENTS_AS_OUTCOMES[0]
+#: label -> (fixed part, random part), as fitted in the chapters.
+MODELS = {
+    "anova": ("mathach ~ 1", "1"),
+    "rc": HSB_RANDOM_COEFFICIENTS,
+    "ri": (HSB_RANDOM_COEFFICIENTS[0], "1"),
+    "cao": HSB_COEFFICIENTS_AS_OUTCOMES,
+    "cao-s": (CAO_FORMULA, "0 + cses"),
+    "cao-i": (CAO_FORMULA, "1"),
+}
+METHODS = ("ML", "REML")
+STATSMODELS_SPEEDUP_TARGET = 100
+LME4_SPEEDUP_TARGET = 10
+LOGLIK_TOLERANCE = 1e-6
+SCALE_FACTORS = (10, 100, 1000)
+SCALE_SECONDS_TARGET = 5.0
+SCALE_MEMORY_TARGET_MB = 2000.0
+LINEARITY_TARGET = 1.5
+BOOTSTRAP_REPLICATES = 1000
+#: The simulation's true values, close to the HSB random-coefficients estimates.
+TRUE_BETA = (12.6, 2.2)
+TRUE_SD = (2.9, 0.8)
+TRUE_CORRELATION = 0.2
+TRUE_SIGMA = 6.1
+SEED = 20240601
+LME4_SCRIPT = r"""
+suppressMessages(library(lme4))
+args <- commandArgs(trailingOnly = TRUE)
+data <- read.csv(args[1])
+model <- as.formula(args[2])
+repeats <- as.integer(args[3])
+for (reml in c(FALSE, TRUE)) {
+  seconds <- numeric(repeats)
+  for (i in seq_len(repeats)) {
+    start <- proc.time()[["elapsed"]]
+    fit <- suppressMessages(suppressWarnings(lmer(model, data = data, REML = reml)))
+    seconds[i] <- proc.time()[["elapsed"]] - start
+  }
+  cat(if (reml) "REML" else "ML", median(seconds), sprintf("%.10f", as.numeric(logLik(fit))), "\n")
+}
+"""
+
+
+@dataclass
+class Target:
+    """One target and whether this run met it."""
+
+    description: str
+    measured: str
+    met: bool
+
+
+def median_seconds(run, repeats: int):
+    """Median wall time of *repeats* calls of *run*, and the last call's result."""
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), result
+
+
+def print_table(headers: list[str], rows: list[list[str]], left: int = 1) -> None:
+    """Columns as wide as their widest cell: the first *left* aligned left, the others right."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    for line in [headers, ["-" * w for w in widths], *rows]:
+        cells = [f"{cell:<{w}}" if k < left else f"{cell:>{w}}" for k, (cell, w) in enumerate(zip(line, widths))]
+        print("  ".join(cells).rstrip())
+
+
+def status(met: bool) -> str:
+    return "within target" if met else "OVER TARGET"
+
+
+# ------------------------------------------------------------------ 1. HSB: lmmlib against statsmodels
+
+def lmmlib_times(hsb: pd.DataFrame, repeats: int) -> dict:
+    """(label, method) -> (median seconds, fit) of lmmlib.fit_mixed."""
+    return {(label, method): median_seconds(lambda: lmmlib.fit_mixed(hsb, formula, GROUP, random, method), repeats)
+            for label, (formula, random) in MODELS.items() for method in METHODS}
+
+
+def compare_with_statsmodels(hsb: pd.DataFrame, ours: dict, repeats: int) -> list[Target]:
+    rows, ratios, differences = [], [], []
+    for (label, method), (seconds, fit) in ours.items():
+        formula, random = MODELS[label]
+        default_seconds, default = median_seconds(lambda: MixedLM.from_formula(
+            formula, hsb, groups=GROUP, re_formula=f"~{random}").fit(reml=method == "REML"), repeats)
+        try:
+            best = lmmlib.fit_statsmodels(hsb, formula, GROUP, random, method).loglik
+        except lmmlib.ConvergenceError:
+            best = np.nan
+        ratio, difference = default_seconds / seconds, fit.loglik - best
+        ratios.append(ratio)
+        differences.append(difference)
+        rows.append([label, method, f"{seconds * 1e3:.1f}", f"{default_seconds * 1e3:.0f}", f"{ratio:.0f}x",
+                     f"{fit.loglik:.6f}", f"{difference:+.1e}", f"{best - default.llf:.6f}"])
+    print(f"statsmodels {statsmodels.__version__}: MixedLM.from_formula(...).fit(reml=...) with its defaults, "
+          f"median of {repeats} fits (fewer than lmmlib's: each takes up to seconds); best statsmodels logL: "
+          "lmmlib.fit_statsmodels (several optimizers and a polish); 'short by' = best logL - default fit's logL")
+    print_table(["model", "method", "lmmlib ms", "statsmodels ms", "speed-up", "lmmlib logL",
+                 "lmmlib - best sm logL", "sm default short by"], rows)
+    return [
+        Target(f"lmmlib >= {STATSMODELS_SPEEDUP_TARGET}x faster than statsmodels' default fit",
+               f"{sum(r >= STATSMODELS_SPEEDUP_TARGET for r in ratios)} of {len(ratios)} fits; "
+               f"smallest speed-up {min(ratios):.0f}x", min(ratios) >= STATSMODELS_SPEEDUP_TARGET),
+        Target(f"|lmmlib logL - best statsmodels logL| < {LOGLIK_TOLERANCE:g}",
+               f"largest {np.nanmax(np.abs(differences)):.1e}" + (" (a statsmodels fit failed)"
+                                                                  if np.isnan(differences).any() else ""),
+               bool(np.all(np.abs(differences) < LOGLIK_TOLERANCE))),
+    ]
+
+
+# ------------------------------------------------------------------ 2. HSB: lmmlib against lme4
+
+def lme4_version() -> str | None:
+    """lme4's version if Rscript can load it, else None."""
+    if shutil.which("Rscript") is None:
+        return None
+    result = subprocess.run(["Rscript", "-e", 'suppressMessages(library(lme4)); '
+                             'cat(as.character(packageVersion("lme4")), R.version$version.string)'],
+                            capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def r_formula(formula: str, random: str) -> str:
+    """The lme4 formula of a model: R writes powers with ^ and the random part in the formula."""
+    return f"{formula.replace('**', '^')} + ({random} | {GROUP})"
+
+
+def compare_with_lme4(hsb: pd.DataFrame, ours: dict, repeats: int) -> list[Target]:
+    rows, ratios, differences = [], [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        csv, script = Path(scratch) / "hsb.csv", Path(scratch) / "time_lmer.R"
+        hsb[[GROUP, "mathach", "cses", "meanses", "sector"]].to_csv(csv, index=False)
+        script.write_text(LME4_SCRIPT)
+        for label, (formula, random) in MODELS.items():
+            result = subprocess.run(["Rscript", str(script), str(csv), r_formula(formula, random), str(repeats)],
+                                    capture_output=True, text=True)
+            if result.returncode != 0:
+                print(f"{label}: Rscript failed: {result.stderr.strip()[-300:]}")
+                continue
+            for line in result.stdout.split("\n"):
+                if not line.strip():
+                    continue
+                method, seconds, loglik = line.split()
+                ours_seconds, fit = ours[(label, method)]
+                ratio, difference = float(seconds) / ours_seconds, fit.loglik - float(loglik)
+                ratios.append(ratio)
+                differences.append(difference)
+                rows.append([label, method, f"{ours_seconds * 1e3:.1f}", f"{float(seconds) * 1e3:.0f}",
+                             f"{ratio:.1f}x", f"{float(loglik):.6f}", f"{difference:+.1e}"])
+    print(f"lme4: lmer with its default control, median of {repeats} fits per model")
+    print_table(["model", "method", "lmmlib ms", "lme4 ms", "speed-up", "lme4 logL", "lmmlib - lme4 logL"], rows)
+    if not ratios:
+        return [Target("lme4 comparison", "no lme4 fit ran", False)]
+    return [
+        Target(f"lmmlib >= {LME4_SPEEDUP_TARGET}x faster than lme4",
+               f"{sum(r >= LME4_SPEEDUP_TARGET for r in ratios)} of {len(ratios)} fits; "
+               f"smallest speed-up {min(ratios):.1f}x", min(ratios) >= LME4_SPEEDUP_TARGET),
+        Target(f"|lmmlib logL - lme4 logL| < {LOGLIK_TOLERANCE:g}", f"largest {max(map(abs, differences)):.1e}",
+               max(map(abs, differences)) < LOGLIK_TOLERANCE),
+    ]
+
+
+# ------------------------------------------------------------------ 3. scale: one process per size
+
+def true_parameters() -> dict[str, float]:
+    """The simulation's parameters, named as in MixedFit.parameters()."""
+    covariance = TRUE_CORRELATION * TRUE_SD[0] * TRUE_SD[1]
+    return {"Intercept": TRUE_BETA[0], "cses": TRUE_BETA[1], "sd(Intercept)": TRUE_SD[0], "sd(cses)": TRUE_SD[1],
+            "cov(Intercept,cses)": covariance, "sd(residual)": TRUE_SIGMA}
+
+
+def simulate_hsb_shaped(factor: int, seed: int) -> pd.DataFrame:
+    """160 * factor schools with HSB's school sizes (resampled), a school-centred predictor and known effects."""
+    hsb = lmmlib.load_hsb()
+    rng = np.random.default_rng([seed, factor])
+    sizes = rng.choice(hsb.groupby(GROUP).size().to_numpy(), size=160 * factor)
+    school = np.repeat(np.arange(len(sizes)), sizes)
+    raw = rng.normal(0.0, hsb["cses"].std(), size=len(school))
+    cses = raw - (np.bincount(school, weights=raw) / sizes)[school]
+    covariance = TRUE_CORRELATION * TRUE_SD[0] * TRUE_SD[1]
+    psi = np.array([[TRUE_SD[0] ** 2, covariance], [covariance, TRUE_SD[1] ** 2]])
+    effects = rng.standard_normal((len(sizes), 2)) @ np.linalg.cholesky(psi).T
+    mathach = (TRUE_BETA[0] + effects[school, 0] + (TRUE_BETA[1] + effects[school, 1]) * cses
+               + rng.normal(0.0, TRUE_SIGMA, size=len(school)))
+    return pd.DataFrame({GROUP: school, "cses": cses, "mathach": mathach})
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MB (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+
+
+def record_phases(phases: dict[str, float]) -> None:
+    """Make fit_mixed add the seconds of each of its phases to *phases* (in the scale child process only)."""
+    from lmmlib import engine, fitting
+
+    def timed(name, function):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                phases[name] += time.perf_counter() - start
+        return wrapper
+
+    fitting.model_design = timed("design", fitting.model_design)
+    engine.CrossProducts.from_arrays = staticmethod(timed("cross-products", engine.CrossProducts.from_arrays))
+    fitting.minimize_deviance = timed("optimisation", fitting.minimize_deviance)
+
+
+def scale_child(factor: int) -> None:
+    """Simulate one size, fit it once, print one JSON line (run in a process of its own)."""
+    data = simulate_hsb_shaped(factor, SEED)
+    report = {"rows": len(data), "groups": 160 * factor, "data MB": peak_memory_mb()}
+    phases = {"design": 0.0, "cross-products": 0.0, "optimisation": 0.0}
+    record_phases(phases)
+    formula, random = HSB_RANDOM_COEFFICIENTS
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = lmmlib.fit_mixed(data, formula, GROUP, random, "REML")
+        report["estimates"] = fit.parameters()["estimate"].to_dict()
+    except lmmlib.LmmlibError as error:
+        report["error"] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+    report["total"] = time.perf_counter() - start
+    report.update(phases, **{"peak MB": peak_memory_mb()})
+    print(json.dumps(report))
+
+
+def scale(factors: tuple[int, ...]) -> list[Target]:
+    reports = {}
+    for factor in factors:
+        result = subprocess.run([sys.executable, __file__, "--scale-child", str(factor)], capture_output=True, text=True)
+        if result.returncode != 0:
+            print(f"x{factor}: the child process failed: {result.stderr.strip()[-500:]}")
+            continue
+        reports[factor] = json.loads(result.stdout.strip().splitlines()[-1])
+    if not reports:
+        return [Target("scale", "no size ran", False)]
+    rows = []
+    for factor, r in reports.items():
+        other = r["total"] - r["design"] - r["cross-products"] - r["optimisation"]
+        rows.append([f"x{factor}", f"{r['rows']:,}", f"{r['groups']:,}", f"{r['design']:.2f}",
+                     f"{r['cross-products']:.2f}", f"{r['optimisation']:.2f}",
+                     "-" if "error" in r else f"{other:.2f}", f"{r['total']:.2f}",
+                     f"{r['total'] / r['rows'] * 1e6:.2f}", f"{r['data MB']:.0f}", f"{r['peak MB']:.0f}"])
+    print(f"REML, {HSB_RANDOM_COEFFICIENTS[0]}, random {HSB_RANDOM_COEFFICIENTS[1]}; times in seconds; "
+          "'other' is the rest of fit_mixed (checks, conditional modes, fitted values); memory: the process's "
+          "peak RSS in MB once the data are simulated, and at the end")
+    print_table(["size", "rows", "schools", "design", "cross-prod", "optimise", "other", "total", "s per 1M rows",
+                 "MB with data", "peak MB"], rows)
+    for factor, r in reports.items():
+        if "error" in r:
+            print(f"x{factor}: {r['error']}")
+    estimate_rows = [[name, f"{value:.4f}", *[f"{r['estimates'][name]:.4f}" if "estimates" in r else "failed"
+                                                 for r in reports.values()]]
+                     for name, value in true_parameters().items()]
+    print()
+    print_table(["parameter", "true", *[f"x{factor}" for factor in reports]], estimate_rows)
+    targets = []
+    largest = max(reports)
+    r = reports[largest]
+    targets.append(Target(f"x{largest} fit under {SCALE_SECONDS_TARGET:g} s", f"{r['total']:.2f} s"
+                          + (" (failed)" if "error" in r else ""),
+                          r["total"] < SCALE_SECONDS_TARGET and "error" not in r))
+    targets.append(Target(f"x{largest} peak memory under {SCALE_MEMORY_TARGET_MB / 1000:g} GB",
+                          f"{r['peak MB']:.0f} MB", r["peak MB"] < SCALE_MEMORY_TARGET_MB))
+    if len(reports) > 1:
+        second = sorted(reports)[-2]
+        per_row = {f: reports[f]["total"] / reports[f]["rows"] for f in (second, largest)}
+        growth = per_row[largest] / per_row[second]
+        targets.append(Target(f"time per row at x{largest} <= {LINEARITY_TARGET:g} times that at x{second}",
+                              f"{growth:.2f} times", growth <= LINEARITY_TARGET))
+    return targets
+
+
+# ------------------------------------------------------------------ 4. parametric bootstrap
+
+def bootstrap(hsb: pd.DataFrame) -> None:
+    if importlib.util.find_spec("lmmlib.bootstrap") is None:
+        print("lmmlib.bootstrap is not there yet: skipped")
+        return
+    from lmmlib.bootstrap import parametric_bootstrap_lrt
+
+    formula, random = HSB_RANDOM_COEFFICIENTS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bigger = lmmlib.fit_mixed(hsb, formula, GROUP, random, "REML")
+        smaller = lmmlib.fit_mixed(hsb, formula, GROUP, "1", "REML")
+        seconds, test = median_seconds(lambda: parametric_bootstrap_lrt(
+            bigger, smaller, hsb, replicates=BOOTSTRAP_REPLICATES, seed=SEED, progress=False), 1)
+    print(f"random-slope test, REML, {BOOTSTRAP_REPLICATES} replicates (two refits each), one run")
+    print_table(["test", "replicates", "failed refits", "seconds", "ms per replicate", "G2", "p (bootstrap)"],
+                [["rc against ri", str(test.replicates), str(test.failed), f"{seconds:.1f}",
+                  f"{seconds / test.replicates * 1e3:.1f}", f"{test.g2:.3f}", f"{test.p_bootstrap:.4f}"]])
+
+
+# ------------------------------------------------------------------ main
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=20, help="runs per lmmlib and lme4 timing (median)")
+    parser.add_argument("--statsmodels-repeats", type=int, default=5, help="runs per statsmodels timing")
+    parser.add_argument("--skip-scale", action="store_true", help="leave out the simulated large data")
+    parser.add_argument("--skip-r", action="store_true", help="leave out lme4")
+    parser.add_argument("--skip-bootstrap", action="store_true", help="leave out the parametric bootstrap")
+    parser.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.scale_child:
+        scale_child(args.scale_child)
+        return 0
+
+    print(f"cores: {os.cpu_count()}; Python {platform.python_version()}, numpy {np.__version__}, "
+          f"pandas {pd.__version__}, statsmodels {statsmodels.__version__}")
+    print_table(["model", "fixed part", "random part (group: school)"],
+                [[label, formula, random] for label, (formula, random) in MODELS.items()], left=3)
+    hsb = lmmlib.load_hsb()
+    targets: list[Target] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # boundary warnings (cao-s) and statsmodels' convergence warnings
+        print(f"\n== 1. HSB, lmmlib (median of {args.repeats} fits) against statsmodels")
+        ours = lmmlib_times(hsb, args.repeats)
+        targets += compare_with_statsmodels(hsb, ours, args.statsmodels_repeats)
+        print("\n== 2. HSB, lmmlib against lme4")
+        version = None if args.skip_r else lme4_version()
+        if args.skip_r:
+            print("skipped (--skip-r)")
+        elif version is None:
+            print("Rscript with lme4 not found: skipped. Install it with "
+                  "apt-get install -y r-base-core r-cran-lme4")
+        else:
+            print(f"lme4 {version}")
+            targets += compare_with_lme4(hsb, ours, args.repeats)
+    print("\n== 3. Scale: simulated HSB-shaped data, one process per size")
+    if args.skip_scale:
+        print("skipped (--skip-scale)")
+    else:
+        targets += scale(SCALE_FACTORS)
+    print("\n== 4. Parametric bootstrap")
+    if args.skip_bootstrap:
+        print("skipped (--skip-bootstrap)")
+    else:
+        bootstrap(hsb)
+    print("\n== Summary")
+    for target in targets:
+        print(f"{target.description}: {target.measured}  {status(target.met)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

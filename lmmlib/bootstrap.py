@@ -1,0 +1,269 @@
+"""Parametric-bootstrap likelihood-ratio tests between nested mixed models.
+
+When the null hypothesis puts a variance on the boundary of the parameter space,
+the chi-square reference distribution of G^2 is wrong, and the 50:50 mixture of
+:func:`lmmlib.mixture_pvalue` is only a large-sample approximation.  The
+parametric bootstrap replaces both by simulation: it draws many response vectors
+from the fitted null (smaller) model, refits both models to each, and refers the
+observed G^2 to the G^2 values of those replicates.
+
+Only the response changes between replicates; the rows, the groups and the
+design matrices X and Z stay as they are.  :class:`ResponseRefit` therefore
+computes the cross-products without y (Z_i'Z_i, Z_i'X_i, X'X) once per model and,
+for each new response, only Z_i'y, X'y and y'y, before minimising the profiled
+deviance of :mod:`lmmlib.engine` from the estimate of the original fit.
+
+>>> import lmmlib
+>>> hsb = lmmlib.load_hsb()
+>>> slope = lmmlib.fit_mixed(hsb, "mathach ~ cses", "school", random="1 + cses")
+>>> intercept = lmmlib.fit_mixed(hsb, "mathach ~ cses", "school", random="1")
+>>> result = parametric_bootstrap_lrt(slope, intercept, hsb, replicates=19, seed=1, progress=False)
+>>> result.replicates, len(result.replicate_g2) + result.failed, result.p_bootstrap
+(19, 19, 0.05)
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from itertools import islice
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from .engine import CrossProducts, Evaluation, bfgs, evaluate, identity_theta, theta_positions
+from .errors import ConvergenceError, InputError
+from .fitting import GRADIENT_TOLERANCE, MixedFit
+from .likelihood_ratio import likelihood_ratio_test, mixture_pvalue
+from .model_frame import ModelDesign, model_design
+from .progress import ProgressBar
+
+#: A replicate whose larger model ends more than this below the smaller one's maximum
+#: (in -2 log L) stopped short of its optimum and is counted as failed.
+NEGATIVE_STATISTIC_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Refitted:
+    """The optimum of the profiled deviance for one response, with its gradient check."""
+
+    evaluation: Evaluation
+    gradient_norm: float     # of the log-likelihood in theta, as MixedFit.gradient_norm
+
+    @property
+    def converged(self) -> bool:
+        """Whether the deviance is finite and the gradient passes ``lmmlib.fitting.GRADIENT_TOLERANCE``."""
+        return bool(np.isfinite(self.evaluation.deviance) and self.gradient_norm <= GRADIENT_TOLERANCE)
+
+    @property
+    def loglik(self) -> float:
+        """The maximised log-likelihood (restricted for REML)."""
+        return -self.evaluation.deviance / 2
+
+    @property
+    def fixed_se(self) -> np.ndarray:
+        """Standard errors of the fixed effects, sqrt of the diagonal of sigma^2 W^-1 (as MixedFit.fixed)."""
+        return np.sqrt(self.evaluation.sigma2 * np.diag(np.linalg.inv(self.evaluation.w)))
+
+
+class ResponseRefit:
+    """One model refitted to new responses with its rows, groups and design matrices unchanged.
+
+    Z_i'Z_i, Z_i'X_i and X'X are computed once; :meth:`refit` adds Z_i'y, X'y and
+    y'y for the new response and runs one BFGS pass with the analytic gradient of
+    :func:`lmmlib.engine.evaluate`, starting from *start* (theta; Lambda = I if None).
+    Starting near the answer makes this several times faster than a fresh
+    :func:`lmmlib.fit_mixed`, which is what a simulation of many responses needs;
+    the answer is the same optimum, and :attr:`Refitted.converged` applies the
+    same gradient check.
+
+    >>> import lmmlib
+    >>> hsb = lmmlib.load_hsb()
+    >>> fit = lmmlib.fit_mixed(hsb, "mathach ~ cses", "school")
+    >>> again = ResponseRefit.of_fit(fit, hsb).refit(hsb["mathach"].to_numpy())
+    >>> again.converged, bool(abs(again.loglik - fit.loglik) < 1e-6)
+    (True, True)
+    """
+
+    def __init__(self, design: ModelDesign, reml: bool, start: np.ndarray | None = None) -> None:
+        self.design, self.reml = design, reml
+        self.base = CrossProducts.from_arrays(design.y, design.x, design.z, design.groups)
+        self.start = identity_theta(self.base.q) if start is None else np.asarray(start, dtype=float)
+        self.group_sums = group_sum_operator(design)
+
+    @classmethod
+    def of_fit(cls, fit: MixedFit, data: pd.DataFrame) -> "ResponseRefit":
+        """The model of *fit*, with the rows of *data* it was fitted to, started from its estimate."""
+        return cls(fitted_design(fit, data), reml=fit.method == "REML", start=fit_theta(fit))
+
+    def cross_products(self, y: np.ndarray) -> CrossProducts:
+        """The model's cross-products for response *y*: only the y-dependent ones are computed."""
+        return replace(self.base, zty=(self.group_sums @ y).reshape(self.base.zty.shape),
+                       xty=self.design.x.T @ y, yty=float(y @ y))
+
+    def refit(self, y: np.ndarray) -> Refitted:
+        """Minimise the profiled deviance for response *y* (same method, same design)."""
+        cp = self.cross_products(y)
+        run = bfgs(cp, self.reml, self.start)
+        optimum = evaluate(run.x, cp, self.reml)
+        return Refitted(evaluation=optimum, gradient_norm=float(np.linalg.norm(optimum.gradient)) / 2)
+
+
+def fitted_design(fit: MixedFit, data: pd.DataFrame) -> ModelDesign:
+    """The design of *fit*'s model for *data*; InputError unless *data* hold the rows and response it was fitted to."""
+    design = model_design(data, fit.formula, fit.group, fit.random)
+    if len(design.y) != fit.n_obs or not np.allclose(design.y, fit.response.to_numpy()):
+        raise InputError(f"the fit of {fit.formula} (random ~{fit.random}) was not made from these data "
+                         "(different rows or response); pass the data the models were fitted to")
+    return design
+
+
+def fit_theta(fit: MixedFit) -> np.ndarray | None:
+    """theta of *fit* (Lambda = Cholesky factor of Psi / sigma^2), or None if Psi is singular.
+
+    A singular Psi has a zero column in Lambda, where the gradient in that column
+    vanishes by symmetry, so it would be a poor place to start an optimizer.
+    """
+    if fit.singular:
+        return None
+    lam = np.linalg.cholesky(fit.random_cov.to_numpy() / fit.residual_sd ** 2)
+    return lam[theta_positions(len(lam))]
+
+
+def group_sum_operator(design: ModelDesign) -> sparse.csr_matrix:
+    """Sparse S with S @ y = the blocks Z_i'y group after group (groups in order of appearance), flattened.
+
+    >>> import lmmlib
+    >>> design = model_design(lmmlib.load_hsb(), "mathach ~ 1", "school", "1")
+    >>> sums = group_sum_operator(design) @ design.y
+    >>> bool(np.isclose(sums[0], design.y[design.groups == design.groups[0]].sum()))
+    True
+    """
+    codes, labels = pd.factorize(design.groups)
+    n, q = design.z.shape
+    rows = (codes[:, None] * q + np.arange(q)).ravel()
+    columns = np.repeat(np.arange(n), q)
+    return sparse.csr_matrix((design.z.ravel(), (rows, columns)), shape=(len(labels) * q, n))
+
+
+def simulated_responses(fit: MixedFit, data: pd.DataFrame, seed: int) -> Iterator[np.ndarray]:
+    """Endless draws y* = X beta + Z b* + e* from *fit*'s estimates, for the rows of *data* it used.
+
+    b*_i ~ N(0, Psi) independently for every group, e* ~ N(0, sigma^2 I); the
+    draws come from ``numpy.random.default_rng(seed)``, so the same seed gives the
+    same sequence.
+
+    >>> import lmmlib
+    >>> hsb = lmmlib.load_hsb()
+    >>> fit = lmmlib.fit_mixed(hsb, "mathach ~ 1", "school")
+    >>> first = next(simulated_responses(fit, hsb, seed=3))
+    >>> first.shape, bool(np.array_equal(first, next(simulated_responses(fit, hsb, seed=3))))
+    ((7185,), True)
+    """
+    design = fitted_design(fit, data)
+    mean = design.x @ fit.fixed["estimate"].to_numpy()
+    codes, labels = pd.factorize(design.groups)
+    # a square factor of Psi that also exists when Psi is singular (a variance on the boundary)
+    values, vectors = np.linalg.eigh(fit.random_cov.to_numpy())
+    factor = vectors * np.sqrt(np.clip(values, 0.0, None))
+    rng = np.random.default_rng(seed)
+    while True:
+        b = rng.standard_normal((len(labels), factor.shape[0])) @ factor.T
+        e = fit.residual_sd * rng.standard_normal(len(mean))
+        yield mean + np.einsum("nq,nq->n", design.z, b[codes]) + e
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapLikelihoodRatioTest:
+    """Result of :func:`parametric_bootstrap_lrt`.
+
+    ``replicate_g2`` holds the G^2 of every replicate whose two refits passed the
+    gradient check, in the order simulated; ``failed`` counts the others, which
+    are left out of ``p_bootstrap``.
+    """
+
+    g2: float                    # observed statistic 2 (log L_larger - log L_smaller)
+    df: int                      # number of parameters removed
+    replicate_g2: np.ndarray     # the statistics of the successful replicates
+    p_bootstrap: float           # (1 + #{G2* >= G2}) / (1 + number of successful replicates)
+    p_naive: float               # chi-square(df)
+    p_boundary: float            # 50:50 mixture of chi-square(df - 1) and chi-square(df)
+    method: str
+    removed: tuple[str, ...]
+    replicates: int              # replicates requested
+    failed: int                  # replicates left out because a refit failed
+    seed: int
+
+    @property
+    def p_bootstrap_se(self) -> float:
+        """Monte Carlo standard error of the bootstrap p-value, sqrt(p (1 - p) / B)."""
+        return float(np.sqrt(self.p_bootstrap * (1 - self.p_bootstrap) / len(self.replicate_g2)))
+
+    def table(self) -> pd.DataFrame:
+        """The test as a one-row DataFrame, with the three p-values side by side."""
+        return pd.DataFrame([{
+            "G2": self.g2, "df": self.df, "replicates": self.replicates, "failed refits": self.failed,
+            "p (chi-square)": self.p_naive, "p (50:50 mixture)": self.p_boundary,
+            "p (bootstrap)": self.p_bootstrap, "Monte Carlo SE": self.p_bootstrap_se,
+        }])
+
+
+def parametric_bootstrap_lrt(bigger_fit: MixedFit, smaller_fit: MixedFit, data: pd.DataFrame,
+                             replicates: int = 1000, seed: int = 2024,
+                             progress: bool = True) -> BootstrapLikelihoodRatioTest:
+    """Bootstrap the likelihood-ratio test of *smaller_fit* against *bigger_fit*, both fitted to *data*.
+
+    Each replicate simulates a response from the smaller (null) fit
+    (:func:`simulated_responses`), refits both models to it by their method
+    (:class:`ResponseRefit`, each started from its own estimate) and records
+    G^2* = 2 (log L*_larger - log L*_smaller).  The p-value is
+    (1 + #{G^2* >= G^2}) / (1 + B) over the B replicates whose refits passed the
+    gradient check; the others are counted in ``failed`` and reported with a
+    warning, never used.  The same *seed* gives the same numbers.  *progress*
+    draws a text progress bar on standard error.
+
+    The fits must pass the checks of :func:`lmmlib.likelihood_ratio_test` (nested,
+    same method, and under REML the same fixed effects).
+    """
+    if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
+        raise InputError(f"replicates must be a whole number of at least 1, not {replicates!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a non-negative whole number, so that the result can be "
+                         f"reproduced; got {seed!r}")
+    test = likelihood_ratio_test(bigger_fit, smaller_fit)
+    bigger, smaller = ResponseRefit.of_fit(bigger_fit, data), ResponseRefit.of_fit(smaller_fit, data)
+    bar = ProgressBar(replicates, "bootstrap") if progress else None
+    statistics = []
+    for done, y in enumerate(islice(simulated_responses(smaller_fit, data, seed), replicates), start=1):
+        statistic = replicate_statistic(bigger.refit(y), smaller.refit(y))
+        if statistic is not None:
+            statistics.append(statistic)
+        if bar:
+            bar.update(done)
+    failed = replicates - len(statistics)
+    if not statistics:
+        raise ConvergenceError(f"all {replicates} bootstrap replicates failed to refit; "
+                               "simplify the random part of the larger model")
+    if failed:
+        warnings.warn(f"{failed} of {replicates} bootstrap replicates were left out: a refit did not reach "
+                      "an optimum (gradient check) or the larger model ended below the smaller one",
+                      UserWarning, stacklevel=2)
+    replicate_g2 = np.array(statistics)
+    replicate_g2.setflags(write=False)
+    return BootstrapLikelihoodRatioTest(
+        g2=test.g2, df=test.df, replicate_g2=replicate_g2,
+        p_bootstrap=(1 + int(np.sum(replicate_g2 >= test.g2))) / (1 + len(replicate_g2)),
+        p_naive=test.p_naive, p_boundary=test.p_boundary, method=test.method, removed=test.removed,
+        replicates=replicates, failed=failed, seed=int(seed),
+    )
+
+
+def replicate_statistic(bigger: Refitted, smaller: Refitted) -> float | None:
+    """G^2 of one replicate, or None if a refit failed its check or the larger model stopped short."""
+    if not (bigger.converged and smaller.converged):
+        return None
+    statistic = 2 * (bigger.loglik - smaller.loglik)
+    if statistic < -NEGATIVE_STATISTIC_TOLERANCE:
+        return None
+    return max(statistic, 0.0)
