@@ -282,7 +282,7 @@ def record_phases(phases: dict[str, float]) -> None:
         return wrapper
 
     fitting.model_design = timed("design", fitting.model_design)
-    engine.CrossProducts.from_arrays = staticmethod(timed("cross-products", engine.CrossProducts.from_arrays))
+    engine.CrossProducts.from_codes = staticmethod(timed("cross-products", engine.CrossProducts.from_codes))
     fitting.minimize_deviance = timed("optimisation", fitting.minimize_deviance)
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .engine import CrossProducts, Evaluation, bfgs, evaluate, identity_theta, theta_positions
+from .engine import CrossProducts, Evaluation, bfgs, identity_theta, theta_positions
 from .errors import ConvergenceError, InputError
 from .fitting import GRADIENT_TOLERANCE, MixedFit
 from .likelihood_ratio import likelihood_ratio_test, mixture_pvalue
@@ -105,8 +105,7 @@ class ResponseRefit:
     def refit(self, y: np.ndarray) -> Refitted:
         """Minimise the profiled deviance for response *y* (same method, same design)."""
         cp = self.cross_products(y)
-        run = bfgs(cp, self.reml, self.start)
-        optimum = evaluate(run.x, cp, self.reml)
+        optimum = bfgs(cp, self.reml, self.start).evaluation
         return Refitted(evaluation=optimum, gradient_norm=float(np.linalg.norm(optimum.gradient)) / 2)
 
 
@@ -132,7 +131,7 @@ def fit_theta(fit: MixedFit) -> np.ndarray | None:
 
 
 def group_sum_operator(design: ModelDesign) -> sparse.csr_matrix:
-    """Sparse S with S @ y = the blocks Z_i'y group after group (groups in order of appearance), flattened.
+    """Sparse S with S @ y = every Z_i'y, flattened from the (q, m) layout of CrossProducts.zty.
 
     >>> import lmmlib
     >>> design = model_design(lmmlib.load_hsb(), "mathach ~ 1", "school", "1")
@@ -142,9 +141,9 @@ def group_sum_operator(design: ModelDesign) -> sparse.csr_matrix:
     """
     codes, labels = pd.factorize(design.groups)
     n, q = design.z.shape
-    rows = (codes[:, None] * q + np.arange(q)).ravel()
+    rows = (np.arange(q) * len(labels) + codes[:, None]).ravel()
     columns = np.repeat(np.arange(n), q)
-    return sparse.csr_matrix((design.z.ravel(), (rows, columns)), shape=(len(labels) * q, n))
+    return sparse.csr_matrix((design.z.ravel(), (rows, columns)), shape=(q * len(labels), n))
 
 
 def simulated_responses(fit: MixedFit, data: pd.DataFrame, seed: int) -> Iterator[np.ndarray]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
@@ -58,7 +59,7 @@ def require_numeric(data: pd.DataFrame, columns: Iterable[str], what: str) -> No
                 f"e.g. data[{column!r}] = pandas.to_numeric(data[{column!r}]), or code "
                 "categories as 0/1 indicators"
             )
-        if series.abs().eq(float("inf")).any():
+        if np.isinf(series.to_numpy(dtype=float, na_value=np.nan)).any():
             raise InputError(f"{what}: column {column!r} holds infinite values; remove or fix them")
 
 

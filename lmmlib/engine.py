@@ -18,7 +18,10 @@ alone.  With G_i = Z_i'Z_i, F_i = Z_i'X_i and g_i = Z_i'y_i:
 
 Only the cross-products G_i, F_i, g_i and the totals X'X, X'y, y'y enter, so they
 are computed once (:class:`CrossProducts`) and each evaluation works on arrays with
-one small block per group, never on the rows.
+one small block per group, never on the rows.  The group is the *last* axis of
+these arrays (G has shape (q, q, m)), so that entry (j, k) of every block is one
+contiguous vector of length m; ``np.einsum`` then multiplies all m blocks at once
+with loops over those vectors, which stays fast when there are many groups.
 
 The gradient is analytic.  As a matrix D with dDeviance = sum_jk D_jk dLambda_jk:
 
@@ -44,12 +47,11 @@ diagonal is non-negative, as lme4 reports theta.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 
 #: A diagonal element of Lambda below this (in absolute value) makes the fit singular, as in lme4.
 SINGULAR_TOLERANCE = 1e-4
@@ -59,18 +61,19 @@ SINGULAR_TOLERANCE = 1e-4
 class CrossProducts:
     """The sufficient statistics of the model: per-group and total cross-products.
 
-    ``ztz``, ``ztx`` and ``zty`` have one block per group, in the order of
-    ``groups`` (the distinct group labels in order of first appearance).
+    ``ztz``, ``ztx`` and ``zty`` have one block per group along their last axis,
+    in the order of ``groups`` (the distinct group labels in order of first
+    appearance): ``ztz[:, :, k]`` is G_k for the group ``groups[k]``.
 
     >>> cp = CrossProducts.from_arrays(np.array([1.0, 2.0, 4.0]), np.ones((3, 1)), np.ones((3, 1)),
     ...                                np.array(["a", "a", "b"]))
     >>> cp.zty.tolist(), cp.n, cp.groups.tolist()
-    ([[3.0], [4.0]], 3, ['a', 'b'])
+    ([[3.0, 4.0]], 3, ['a', 'b'])
     """
 
-    ztz: np.ndarray      # (m, q, q)
-    ztx: np.ndarray      # (m, q, p)
-    zty: np.ndarray      # (m, q)
+    ztz: np.ndarray      # (q, q, m)
+    ztx: np.ndarray      # (q, p, m)
+    zty: np.ndarray      # (q, m)
     xtx: np.ndarray      # (p, p)
     xty: np.ndarray      # (p,)
     yty: float
@@ -79,49 +82,62 @@ class CrossProducts:
 
     @classmethod
     def from_arrays(cls, y: np.ndarray, x: np.ndarray, z: np.ndarray, groups: np.ndarray) -> "CrossProducts":
-        """Accumulate the cross-products group by group (one weighted bincount per entry).
-
-        One buffer, reused, holds the row-wise products, so the memory used beyond
-        the inputs is one column whatever the number of entries.
+        """Accumulate the cross-products group by group; *groups* holds one label per row.
 
         >>> y, ones = np.array([1.0, 2.0, 4.0, 8.0]), np.ones((4, 1))
         >>> CrossProducts.from_arrays(y, ones, ones, np.array([7, 9, 7, 9])).zty.ravel().tolist()
         [5.0, 10.0]
         """
         codes, labels = pd.factorize(groups)
+        return cls.from_codes(y, x, z, codes, np.asarray(labels))
+
+    @classmethod
+    def from_codes(cls, y: np.ndarray, x: np.ndarray, z: np.ndarray, codes: np.ndarray,
+                   labels: np.ndarray) -> "CrossProducts":
+        """As :meth:`from_arrays`, with the groups given as codes 0..m-1 (one per row) and their labels.
+
+        One weighted bincount per entry; one buffer, reused, holds the row-wise
+        products, so the memory used beyond the inputs is one column whatever the
+        number of entries.
+        """
         m, q, p = len(labels), z.shape[1], x.shape[1]
         buffer = np.empty(len(codes))
 
         def per_group(first: np.ndarray, second: np.ndarray) -> np.ndarray:
             return np.bincount(codes, weights=np.multiply(first, second, out=buffer), minlength=m)
 
-        ztz, ztx, zty = np.empty((m, q, q)), np.empty((m, q, p)), np.empty((m, q))
+        ztz, ztx, zty = np.empty((q, q, m)), np.empty((q, p, m)), np.empty((q, m))
         for a in range(q):
             for b in range(a, q):
-                ztz[:, a, b] = ztz[:, b, a] = per_group(z[:, a], z[:, b])
+                ztz[a, b] = ztz[b, a] = per_group(z[:, a], z[:, b])
             for c in range(p):
-                ztx[:, a, c] = per_group(z[:, a], x[:, c])
-            zty[:, a] = per_group(z[:, a], y)
-        return cls(ztz, ztx, zty, x.T @ x, x.T @ y, float(y @ y), len(y), np.asarray(labels))
+                ztx[a, c] = per_group(z[:, a], x[:, c])
+            zty[a] = per_group(z[:, a], y)
+        return cls(ztz, ztx, zty, x.T @ x, x.T @ y, float(y @ y), len(y), labels)
 
     @property
     def q(self) -> int:
-        return self.ztz.shape[1]
+        return self.ztz.shape[0]
 
     @property
     def p(self) -> int:
         return self.xtx.shape[0]
 
 
+@lru_cache(maxsize=None)
 def theta_positions(q: int) -> tuple[np.ndarray, np.ndarray]:
     """Row and column of Lambda for each element of theta: the lower triangle, column by column (lme4's order).
+
+    Computed once per q (the arrays are read-only), as every evaluation needs them.
 
     >>> [list(map(int, index)) for index in theta_positions(2)]
     [[0, 1, 1], [0, 0, 1]]
     """
     rows, cols = np.tril_indices(q)
     order = np.lexsort((rows, cols))
-    return rows[order], cols[order]
+    rows, cols = rows[order], cols[order]
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols
 
 
 def lambda_from_theta(theta: np.ndarray, q: int) -> np.ndarray:
@@ -151,8 +167,8 @@ class Evaluation:
     sigma2: float          # profiled residual variance r^2 / dof
     lam: np.ndarray        # Lambda
     w: np.ndarray          # X'V^-1X sigma^2
-    u: np.ndarray          # spherical conditional modes u_i (m, q); b_i = Lambda u_i
-    a_inverse: np.ndarray  # A_i^-1 (m, q, q)
+    u: np.ndarray          # spherical conditional modes u_i (q, m); b_i = Lambda u_i
+    a_inverse: np.ndarray  # A_i^-1 (q, q, m)
 
 
 @dataclass(frozen=True)
@@ -160,50 +176,50 @@ class _Solve:
     """The penalised least-squares solution for one Lambda (any square factor, not only triangular)."""
 
     lam: np.ndarray
-    a_inv: np.ndarray      # A_i^-1
-    c: np.ndarray          # C_i = A_i^-1 Lambda' F_i
-    d: np.ndarray          # d_i = A_i^-1 Lambda' g_i
-    w: np.ndarray          # W = X'X - sum_i B_i'C_i
+    g_lam: np.ndarray      # G_i Lambda (q, q, m)
+    a_inv: np.ndarray      # A_i^-1 (q, q, m)
+    c: np.ndarray          # C_i = A_i^-1 Lambda' F_i (q, p, m)
+    d: np.ndarray          # d_i = A_i^-1 Lambda' g_i (q, m)
+    w: np.ndarray          # W = X'X - sum_i B_i'C_i (p, p)
     beta: np.ndarray
     r2: float              # penalised residual sum of squares
     logdet_a: float        # sum_i log|A_i|
 
 
 def inverse_and_logdet(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverses and log-determinants of a stack of positive definite q x q matrices.
+    """Inverses and log-determinants of a stack of positive definite q x q matrices, shape (q, q, m).
 
     For q = 1 and q = 2 (random intercepts, or an intercept and one slope) the
-    closed forms are used: elementwise arithmetic on the stack is many times faster
-    than a batched LAPACK call when there are many groups.
+    closed forms are used: they are a few operations on vectors of length m.
 
-    >>> inverse, logdet = inverse_and_logdet(np.array([[[2.0, 1.0], [1.0, 3.0]]]))
-    >>> np.round(inverse, 2).tolist(), np.round(logdet, 4).tolist()
-    ([[[0.6, -0.2], [-0.2, 0.4]]], [1.6094])
+    >>> inverse, logdet = inverse_and_logdet(np.array([[[2.0], [1.0]], [[1.0], [3.0]]]))
+    >>> np.round(inverse[:, :, 0], 2).tolist(), np.round(logdet, 4).tolist()
+    ([[0.6, -0.2], [-0.2, 0.4]], [1.6094])
     """
-    q = a.shape[-1]
+    q = a.shape[0]
     if q == 1:
-        return 1.0 / a, np.log(a[:, 0, 0])
+        return 1.0 / a, np.log(a[0, 0])
     if q == 2:
-        det = a[:, 0, 0] * a[:, 1, 1] - a[:, 0, 1] * a[:, 1, 0]
-        inverse = np.empty_like(a)
-        inverse[:, 0, 0], inverse[:, 1, 1] = a[:, 1, 1] / det, a[:, 0, 0] / det
-        inverse[:, 0, 1], inverse[:, 1, 0] = -a[:, 0, 1] / det, -a[:, 1, 0] / det
-        return inverse, np.log(det)
-    return np.linalg.inv(a), np.linalg.slogdet(a)[1]
+        det = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
+        return np.array([[a[1, 1], -a[0, 1]], [-a[1, 0], a[0, 0]]]) / det, np.log(det)
+    stacked = np.moveaxis(a, -1, 0)                       # (m, q, q) for numpy.linalg
+    return np.moveaxis(np.linalg.inv(stacked), 0, -1), np.linalg.slogdet(stacked)[1]
 
 
 def _solve(lam: np.ndarray, cp: CrossProducts) -> _Solve:
-    a = lam.T @ cp.ztz @ lam + np.eye(cp.q)
+    # in the einsum strings, m is the group: "ijm,jkm->ikm" multiplies the q x q blocks group by group
+    g_lam = np.einsum("ijm,jk->ikm", cp.ztz, lam)                     # G_i Lambda
+    a = np.einsum("ji,jkm->ikm", lam, g_lam) + np.eye(cp.q)[:, :, None]
     a_inv, logdet_a = inverse_and_logdet(a)
-    b = lam.T @ cp.ztx                                    # (m, q, p)
-    c = a_inv @ b                                         # (m, q, p)
-    lg = cp.zty @ lam                                     # rows are (Lambda' g_i)'
-    d = np.einsum("mij,mj->mi", a_inv, lg)
-    w = cp.xtx - np.einsum("mqi,mqj->ij", b, c)
-    rhs = cp.xty - np.einsum("mqi,mq->i", b, d)
+    b = np.einsum("ji,jkm->ikm", lam, cp.ztx)                         # B_i = Lambda' F_i
+    c = np.einsum("ijm,jkm->ikm", a_inv, b)
+    lg = lam.T @ cp.zty                                               # column i is Lambda' g_i
+    d = np.einsum("ijm,jm->im", a_inv, lg)
+    w = cp.xtx - np.einsum("jim,jkm->ik", b, c)
+    rhs = cp.xty - np.einsum("jim,jm->i", b, d)
     beta = np.linalg.solve(w, rhs)
-    r2 = cp.yty - float(np.sum(lg * d)) - float(rhs @ beta)
-    return _Solve(lam=lam, a_inv=a_inv, c=c, d=d, w=w, beta=beta, r2=r2,
+    r2 = cp.yty - float(np.vdot(lg, d)) - float(rhs @ beta)
+    return _Solve(lam=lam, g_lam=g_lam, a_inv=a_inv, c=c, d=d, w=w, beta=beta, r2=r2,
                   logdet_a=float(np.sum(logdet_a)))
 
 
@@ -213,14 +229,14 @@ def evaluate(theta: np.ndarray, cp: CrossProducts, reml: bool) -> Evaluation:
     s = _solve(lam, cp)
     dof = cp.n - cp.p if reml else cp.n
     deviance = s.logdet_a + dof * (1.0 + np.log(2.0 * np.pi * s.r2 / dof))
-    u = s.d - s.c @ s.beta
-    glam = cp.ztz @ lam                                   # G_i Lambda
-    ztr = cp.zty - cp.ztx @ s.beta - np.einsum("mij,mj->mi", glam, u)
-    grad = 2.0 * np.sum(glam @ s.a_inv, axis=0) - 2.0 * (dof / s.r2) * np.einsum("mi,mj->ij", ztr, u)
+    u = s.d - np.einsum("ijm,j->im", s.c, s.beta)
+    ztr = cp.zty - np.einsum("ijm,j->im", cp.ztx, s.beta) - np.einsum("ijm,jm->im", s.g_lam, u)
+    grad = 2.0 * np.einsum("ijm,jkm->ik", s.g_lam, s.a_inv) - 2.0 * (dof / s.r2) * (ztr @ u.T)
     if reml:
         deviance += float(np.linalg.slogdet(s.w)[1])
-        cw = s.c @ np.linalg.inv(s.w)                     # C_i W^-1
-        grad -= 2.0 * np.sum(cp.ztx @ cw.transpose(0, 2, 1) - glam @ (cw @ s.c.transpose(0, 2, 1)), axis=0)
+        e = cp.ztx - np.einsum("ijm,jkm->ikm", s.g_lam, s.c)          # F_i - G_i Lambda C_i
+        e_w = np.einsum("ijm,jk->ikm", e, np.linalg.inv(s.w))
+        grad -= 2.0 * np.einsum("ikm,jkm->ij", e_w, s.c)
     return Evaluation(deviance=float(deviance), gradient=grad[theta_positions(cp.q)], beta=s.beta,
                       sigma2=s.r2 / dof, lam=lam, w=s.w, u=u, a_inverse=s.a_inv)
 
@@ -255,29 +271,29 @@ class Optimum:
 def minimize_deviance(cp: CrossProducts, reml: bool) -> Optimum:
     """Minimise the profiled deviance over theta.
 
-    BFGS with the analytic gradient runs from Lambda = I; if it stops before its
-    tolerance, a second BFGS pass, started afresh from its answer, looks for a
-    better point (a quasi-Newton method's curvature estimate can stall it on a
-    flat ridge).
-    Newton steps with the Hessian from differences of the gradient then polish
-    the answer to the precision the arithmetic allows.  The gradient norm and the
-    Hessian's definiteness are reported for the caller to judge.
+    BFGS (:func:`bfgs`) runs from Lambda = I; if it stops before its tolerance, a
+    second pass, started afresh from its answer, looks for a better point (a
+    quasi-Newton method's curvature estimate can stall it on a flat ridge).
+    The Hessian is then computed once, from differences of the gradient, and
+    Newton steps with it polish the answer to the precision the arithmetic
+    allows.  The gradient norm and the Hessian's definiteness are reported for
+    the caller to judge.
     """
-    rows, theta = [], identity_theta(cp.q)
+    rows, best = [], None
     for name in ("bfgs from Lambda = I", "bfgs restarted"):
-        run = bfgs(cp, reml, theta)
-        if np.isfinite(run.fun) and (not rows or run.fun <= rows[-1]["deviance"]):
-            theta = run.x
-        rows.append({"optimizer": name, "deviance": float(run.fun), "evaluations": int(run.nfev)})
-        if run.success:
+        search = bfgs(cp, reml, identity_theta(cp.q) if best is None else best.theta)
+        if best is None or search.evaluation.deviance <= best.evaluation.deviance:
+            best = search
+        rows.append({"optimizer": name, "deviance": search.evaluation.deviance, "evaluations": search.evaluations})
+        if search.converged:
             break          # a restart only when the first pass did not reach its tolerance
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        theta, hessian, steps = _newton_polish(theta, cp, reml)
-    rows.append({"optimizer": "newton polish", "deviance": evaluate(theta, cp, reml).deviance,
-                 "evaluations": steps})
-    theta = _nonnegative_diagonal(theta, cp.q)
-    evaluation = evaluate(theta, cp, reml)
+    with np.errstate(all="ignore"):
+        hessian = deviance_hessian(best.theta, cp, reml)
+    theta, evaluation, steps = _newton_polish(best.theta, best.evaluation, hessian, cp, reml)
+    rows.append({"optimizer": "newton polish", "deviance": evaluation.deviance, "evaluations": steps})
+    flipped = _nonnegative_diagonal(theta, cp.q)
+    if not np.array_equal(flipped, theta):
+        theta, evaluation = flipped, evaluate(flipped, cp, reml)
     attempts = pd.DataFrame(rows).set_index("optimizer")
     attempts["loglik"] = -attempts["deviance"] / 2
     eigenvalues = np.linalg.eigvalsh(hessian)
@@ -290,37 +306,128 @@ def minimize_deviance(cp: CrossProducts, reml: bool) -> Optimum:
     )
 
 
-def bfgs(cp: CrossProducts, reml: bool, start: np.ndarray):
-    """One BFGS pass over theta with the analytic gradient, from *start*; scipy's OptimizeResult.
+@dataclass(frozen=True)
+class Search:
+    """Where one BFGS pass stopped."""
 
-    The tolerance on the gradient of the deviance grows with n, as the rounding
-    noise in the deviance does.
+    theta: np.ndarray
+    evaluation: Evaluation
+    evaluations: int      # of the deviance and its gradient
+    converged: bool       # every element of the gradient fell below the tolerance
+
+
+def gradient_tolerance(cp: CrossProducts) -> float:
+    """BFGS stops when every element of the deviance's gradient is below this.
+
+    1e-3 for up to 10,000 rows, then growing with n, as the rounding noise of a
+    deviance that is a sum over n rows does.  The Newton polish of
+    :func:`minimize_deviance` goes far below it.
     """
-    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        result = evaluate(theta, cp, reml)
-        return result.deviance, result.gradient
-
-    with warnings.catch_warnings():
-        # a trial step can make r^2 or A_i degenerate; the line search backs off
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return minimize(objective, start, jac=True, method="BFGS", options={"gtol": 1e-4 * max(1.0, cp.n / 1e4)})
+    return 1e-3 * max(1.0, cp.n / 1e4)
 
 
-def _newton_polish(theta: np.ndarray, cp: CrossProducts, reml: bool, max_steps: int = 3):
-    """Newton steps while they lower the gradient without raising the deviance; returns (theta, Hessian, steps)."""
-    current = evaluate(theta, cp, reml)
-    hessian = deviance_hessian(theta, cp, reml)
+def bfgs(cp: CrossProducts, reml: bool, start: np.ndarray, max_iterations: int = 200) -> Search:
+    """Minimise the deviance by BFGS from *start*, with the analytic gradient.
+
+    Each iteration moves along -H g, where g is the gradient and H the current
+    approximation of the inverse Hessian; H starts as a multiple of I and is
+    updated from the change in position s and in gradient y by the BFGS formula
+    H <- (I - s y'/y's) H (I - y s'/y's) + s s'/y's (Nocedal and Wright, 2006,
+    chapter 6).  The step is shortened, by quadratic interpolation, until the
+    deviance falls by at least 1e-4 of what the slope promises (Armijo's rule).
+    The first step moves theta by at most 0.5, a modest change for a Lambda
+    that starts at I.  A point where the gradient vanishes only because a
+    column of Lambda is zero is not accepted unless the deviance rises away
+    from it (:func:`_downhill_from_a_zero_column`).
+    """
+    theta = np.asarray(start, dtype=float)
+    with np.errstate(all="ignore"):   # a trial step can make r^2 degenerate; the line search backs off
+        current, evaluations, h = evaluate(theta, cp, reml), 1, None
+        for _ in range(max_iterations):
+            g = current.gradient
+            if np.max(np.abs(g), initial=0.0) <= gradient_tolerance(cp):
+                away = _downhill_from_a_zero_column(theta, cp, reml)
+                evaluations += away.evaluations
+                if away.evaluation is None:
+                    return Search(theta, current, evaluations, converged=True)
+                theta, current, h = away.theta, away.evaluation, None     # a saddle or a maximum: go on
+                continue
+            direction = -0.5 * g / np.max(np.abs(g)) if h is None else -h @ g
+            slope, step = g @ direction, 1.0
+            while True:
+                trial = evaluate(theta + step * direction, cp, reml)
+                evaluations += 1
+                if trial.deviance <= current.deviance + 1e-4 * step * slope:   # False if the trial is NaN
+                    break
+                if step < 1e-10:
+                    return Search(theta, current, evaluations, converged=False)
+                # the minimum of the parabola through the deviance and slope at 0 and the deviance at step,
+                # kept between a tenth and a half of the step
+                rise = trial.deviance - current.deviance - slope * step
+                shorter = -slope * step ** 2 / (2 * rise) if np.isfinite(rise) else 0.0
+                step = min(max(shorter, 0.1 * step), 0.5 * step)
+            s, y = step * direction, trial.gradient - g
+            if s @ y > 1e-12 * np.linalg.norm(s) * np.linalg.norm(y):      # curvature: keep H positive definite
+                if h is None:
+                    h = np.eye(len(theta)) * (s @ y) / (y @ y)
+                rho = 1.0 / (s @ y)
+                v = np.eye(len(theta)) - rho * np.outer(s, y)
+                h = v @ h @ v.T + rho * np.outer(s, s)
+            theta, current = theta + s, trial
+    return Search(theta, current, evaluations, converged=False)
+
+
+@dataclass(frozen=True)
+class _Probe:
+    theta: np.ndarray | None
+    evaluation: Evaluation | None    # None: no zero column, or the deviance rises away from each
+    evaluations: int
+
+
+def _downhill_from_a_zero_column(theta: np.ndarray, cp: CrossProducts, reml: bool, probe: float = 1e-3) -> _Probe:
+    """A nearby point of lower deviance if theta sits where a column of Lambda is (nearly) zero.
+
+    Flipping the sign of a column leaves the deviance unchanged, so where a
+    column is zero its gradient is zero too, whether the deviance has a minimum
+    there (a variance truly estimated as zero) or a maximum.  Setting the
+    column's diagonal element to *probe* and reading the sign of the derivative
+    there tells the two apart: a negative derivative means the deviance falls
+    away from zero, and the point is returned for the search to go on from.
+    """
+    lam = lambda_from_theta(theta, cp.q)
+    rows, cols = theta_positions(cp.q)
+    evaluations = 0
+    for j in range(cp.q):
+        if np.max(np.abs(lam[j:, j])) >= probe:
+            continue
+        diagonal = np.flatnonzero((rows == j) & (cols == j))[0]
+        moved = theta.copy()
+        moved[diagonal] = probe
+        evaluation = evaluate(moved, cp, reml)
+        evaluations += 1
+        if evaluation.gradient[diagonal] < 0:
+            return _Probe(moved, evaluation, evaluations)
+    return _Probe(None, None, evaluations)
+
+
+def _newton_polish(theta: np.ndarray, current: Evaluation, hessian: np.ndarray, cp: CrossProducts, reml: bool,
+                   max_steps: int = 3):
+    """Newton steps with a fixed Hessian while they lower the gradient without raising the deviance.
+
+    Near the optimum the Hessian hardly changes, so one computed at the start
+    serves every step.  Returns (theta, its evaluation, number of steps taken).
+    """
+    if np.linalg.eigvalsh(hessian).min() <= 0:
+        return theta, current, 0
     for step in range(max_steps):
-        if np.linalg.eigvalsh(hessian).min() <= 0:
-            return theta, hessian, step
         trial_theta = theta - np.linalg.solve(hessian, current.gradient)
-        trial = evaluate(trial_theta, cp, reml)
+        with np.errstate(all="ignore"):
+            trial = evaluate(trial_theta, cp, reml)
         if not (np.linalg.norm(trial.gradient) < np.linalg.norm(current.gradient)
                 and trial.deviance <= current.deviance + 1e-12 * abs(current.deviance)):
-            return theta, hessian, step
+            return theta, current, step
         theta, current = trial_theta, trial
-        hessian = deviance_hessian(theta, cp, reml)
-    return theta, hessian, max_steps
+    return theta, current, max_steps
 
 
 def deviance_hessian(theta: np.ndarray, cp: CrossProducts, reml: bool, step: float = 1e-5) -> np.ndarray:

@@ -213,7 +213,7 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
     """
     method = check_method(method)
     design = model_design(data, formula, group, random)
-    cp = CrossProducts.from_arrays(design.y, design.x, design.z, design.groups)
+    cp = CrossProducts.from_codes(design.y, design.x, design.z, design.group_codes, design.group_labels)
     optimum = minimize_deviance(cp, reml=method == "REML")
     if not np.isfinite(optimum.evaluation.deviance) or optimum.gradient_norm > GRADIENT_TOLERANCE:
         raise ConvergenceError(
@@ -236,8 +236,9 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
     fixed = pd.DataFrame({"estimate": solution.beta, "se": se, "z": solution.beta / se}, index=design.fixed_names)
     fixed.index.name = "term"
     modes, modes_se = _conditional_modes(solution, cp.groups, names, group)
-    codes = pd.Index(cp.groups).get_indexer(design.groups)
-    fitted = design.x @ solution.beta + np.einsum("nq,nq->n", design.z, modes.to_numpy()[codes])
+    fitted = design.x @ solution.beta
+    for column, mode in zip(design.z.T, modes.to_numpy().T):
+        fitted += column * mode[design.group_codes]
     index = design.frame.index
     return MixedFit(
         formula=formula, group=group, random=random, method=method, n_obs=cp.n, n_groups=len(cp.groups),
@@ -254,8 +255,8 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
 def _conditional_modes(solution, groups: np.ndarray, names: list[str], group: str):
     """b_i = Lambda u_i and the SDs of b_i given y: sigma^2 Lambda A_i^-1 Lambda' (parameters at their estimates)."""
     lam = solution.lam
-    modes = solution.u @ lam.T
-    variances = solution.sigma2 * np.einsum("ij,mjk,ik->mi", lam, solution.a_inverse, lam)
+    modes = (lam @ solution.u).T
+    variances = solution.sigma2 * np.einsum("ij,jkm,ik->mi", lam, solution.a_inverse, lam)
     index = pd.Index(groups, name=group)
     return (pd.DataFrame(modes, index=index, columns=names),
             pd.DataFrame(np.sqrt(np.maximum(variances, 0.0)), index=index, columns=names))

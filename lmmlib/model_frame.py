@@ -3,6 +3,12 @@
 Shared by :func:`lmmlib.fit_mixed`, the statsmodels cross-check and the
 likelihood helpers, so that all of them read a model from the data the same way.
 
+Formulas are read by patsy, so factors, interactions and transformations mean
+what they mean in statsmodels.  When every term is numeric -- columns, their
+products (interactions) and arithmetic inside ``I()`` -- the matrices are built
+directly from the columns, which gives patsy's matrix (same columns, same
+order, same names) several times faster; anything else goes through patsy.
+
 >>> import lmmlib
 >>> design = model_design(lmmlib.load_hsb(), "mathach ~ cses", "school", "1 + cses")
 >>> design.fixed_names, design.random_names, design.x.shape
@@ -10,9 +16,11 @@ likelihood helpers, so that all of them read a model from the data the same way.
 """
 from __future__ import annotations
 
+import ast
 import re
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -36,28 +44,29 @@ def check_method(method: str) -> str:
 
 
 def model_frame(data: pd.DataFrame, formula: str, group: str, random: str) -> pd.DataFrame:
-    """Check the inputs and return the rows and columns the model needs (complete cases).
+    """Check the inputs and return the rows the model can use (complete cases).
 
     Rows with a missing value in a column the model uses are dropped with a
-    warning that says how many.
+    warning that says how many; when none is missing, *data* itself is returned
+    (it is read, never changed).
     """
     require_frame(data, "fit_mixed")
     if not isinstance(group, str):
         raise InputError(f"group must be the name of a column, not {group!r}")
     require_columns(data, [group], f"the grouping variable of {formula!r}")
     random_columns = formula_variables(data, f"~{random}")
-    used = formula_variables(data, formula) | random_columns
+    used = sorted(formula_variables(data, formula) | random_columns | {group})
     response = formula.split("~")[0].strip()
     if response in data.columns:
         require_numeric(data, [response], f"the response of {formula!r}")
     require_numeric(data, sorted(random_columns), f"the random part ~{random}")
-    frame = data[sorted(used | {group})]
-    complete = frame.notna().all(axis=1)
+    complete = np.logical_and.reduce([data[column].notna().to_numpy() for column in used])
+    frame = data
     if not complete.all():
         dropped = int((~complete).sum())
         warnings.warn(f"fit_mixed dropped {dropped} row{'s' if dropped != 1 else ''} with missing "
-                      f"values in {sorted(used | {group})}", UserWarning, stacklevel=3)
-        frame = frame[complete]
+                      f"values in {used}", UserWarning, stacklevel=3)
+        frame = data.loc[complete, used]
     labels = frame[group].to_numpy()
     if len(labels) == 0 or np.all(labels == labels[0]):
         raise InputError(f"a mixed model needs at least 2 groups in {group!r}; "
@@ -70,14 +79,28 @@ def formula_variables(data: pd.DataFrame, formula: str) -> set[str]:
 
     Names that are not columns are reported when the design is built (:func:`model_design`).
     """
-    try:
-        description = patsy.ModelDesc.from_formula(formula)
-    except patsy.PatsyError as error:
-        raise InputError(f"cannot read the formula {formula!r}: {error}") from None
+    description = parsed_formula(formula)
     codes = [factor.code for term in description.lhs_termlist + description.rhs_termlist
              for factor in term.factors]
     tokens = {token for code in codes for token in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", code)}
     return tokens & set(data.columns)
+
+
+def parsed_formula(formula: str) -> patsy.ModelDesc:
+    """patsy's reading of *formula* (its terms and factors); InputError if it cannot be parsed.
+
+    >>> [term.name() for term in parsed_formula("y ~ a * b").rhs_termlist]
+    ['Intercept', 'a', 'b', 'a:b']
+    """
+    try:
+        return _parse(formula)
+    except patsy.PatsyError as error:
+        raise InputError(f"cannot read the formula {formula!r}: {error}") from None
+
+
+@lru_cache(maxsize=256)
+def _parse(formula: str) -> patsy.ModelDesc:
+    return patsy.ModelDesc.from_formula(formula)
 
 
 @dataclass(frozen=True)
@@ -88,45 +111,128 @@ class ModelDesign:
     y: np.ndarray
     x: np.ndarray
     z: np.ndarray
-    groups: np.ndarray
+    groups: np.ndarray           # the group of each row
     fixed_names: list[str]
     random_names: list[str]
+    group_codes: np.ndarray      # the group of each row as 0..m-1, in order of first appearance
+    group_labels: np.ndarray     # the m distinct groups in that order
 
 
 def model_design(data: pd.DataFrame, formula: str, group: str, random: str = "1") -> ModelDesign:
-    """Check the inputs (see :func:`model_frame`) and build y, X and Z with patsy.
+    """Check the inputs (see :func:`model_frame`) and build y, X and Z.
 
-    Z is taken from the columns of X when every random term is a numeric term of
-    the fixed part (the usual case), which saves a second pass over the rows.
     Raises InputError for a name that is not a column and if the fixed-effects
     columns are collinear, naming the rank.
     """
     frame = model_frame(data, formula, group, random)
+    description = parsed_formula(formula)
+    response = numeric_columns(frame, description.lhs_termlist)
+    fixed = numeric_columns(frame, description.rhs_termlist)
+    random_terms = parsed_formula(f"~{random}").rhs_termlist
+    if response is None or fixed is None:
+        response, fixed = _patsy_columns(formula, frame, response=True)
+        random_part = None
+    else:      # a numeric random term that is also a fixed term has the same column
+        random_part = _columns_of_x(*fixed, random_terms)
+    (y, response_names), (x, fixed_names) = response, fixed
+    if y.shape[1] != 1:
+        raise InputError(f"the response of {formula!r} must be one numeric column, not {response_names}")
+    random_part = random_part or numeric_columns(frame, random_terms) or _patsy_columns(f"~{random}", frame,
+                                                                                        response=False)[0]
+    z, random_names = random_part
+    for values, part in ((y, formula), (x, formula), (z, f"~{random}")):
+        _require_finite(values, part)
+    _require_full_rank(x, formula)
+    groups = frame[group].to_numpy()
+    codes, labels = pd.factorize(groups)
+    return ModelDesign(frame=frame, y=y[:, 0], x=x, z=z, groups=groups, fixed_names=fixed_names,
+                       random_names=random_names, group_codes=codes, group_labels=np.asarray(labels))
+
+
+def numeric_columns(frame: pd.DataFrame, terms: list[patsy.Term]) -> tuple[np.ndarray, list[str]] | None:
+    """The matrix and column names patsy gives *terms* when every factor is numeric; None otherwise.
+
+    A numeric factor is a numeric (not boolean) column, or arithmetic on such
+    columns inside ``I()``.  A term's column is the product of its factors, and
+    the intercept comes first, then the terms in formula order, as in patsy.
+
+    >>> frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0], "g": ["x", "y"]})
+    >>> matrix, names = numeric_columns(frame, parsed_formula("~ a:b + I(a**2)").rhs_termlist)
+    >>> matrix.tolist(), names
+    ([[1.0, 3.0, 1.0], [1.0, 8.0, 4.0]], ['Intercept', 'a:b', 'I(a ** 2)'])
+    >>> numeric_columns(frame, parsed_formula("~ a + g").rhs_termlist) is None
+    True
+    """
+    ordered = _patsy_order(terms)
+    matrix = np.empty((len(frame), len(ordered)), order="F")      # each column contiguous
+    for column, term in zip(matrix.T, ordered):
+        column[...] = 1.0
+        for factor in term.factors:
+            values = _numeric_factor(factor.code, frame)
+            if values is None:
+                return None
+            column *= values
+    return matrix, [term.name() for term in ordered]
+
+
+def _patsy_order(terms: list[patsy.Term]) -> list[patsy.Term]:
+    """Numeric terms in the order of patsy's columns: the intercept first, then as written."""
+    return sorted(terms, key=lambda term: len(term.factors) > 0)
+
+
+def _columns_of_x(x: np.ndarray, fixed_names: list[str], terms: list[patsy.Term]) -> tuple[np.ndarray, list[str]] | None:
+    """Z taken from the columns of a numeric X when every random term is a fixed term; None otherwise.
+
+    The columns are a view of X when they are adjacent, which saves a pass over
+    the rows and their memory.
+    """
+    names = [term.name() for term in _patsy_order(terms)]
+    if not names or not set(names) <= set(fixed_names):
+        return None
+    index = [fixed_names.index(name) for name in names]
+    adjacent = index == list(range(index[0], index[0] + len(index)))
+    return (x[:, index[0]:index[-1] + 1] if adjacent else x[:, index]), names
+
+
+_ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Load, ast.Add, ast.Sub, ast.Mult, ast.Div,
+               ast.Pow, ast.USub, ast.UAdd)
+
+
+def _numeric_factor(code: str, frame: pd.DataFrame) -> np.ndarray | None:
+    """The values of one factor if it is a numeric column or arithmetic on them inside I(); None otherwise."""
+    tree = ast.parse(code, mode="eval")
+    functions = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if not (isinstance(node.func, ast.Name) and node.func.id == "I" and len(node.args) == 1
+                    and not node.keywords):
+                return None
+            functions.add(node.func)
+        elif isinstance(node, ast.Constant):
+            if type(node.value) not in (int, float):
+                return None
+        elif not isinstance(node, _ARITHMETIC + (ast.Name,)):
+            return None
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and node not in functions}
+    if "I" in frame.columns or not all(name in frame.columns and isinstance(frame[name].dtype, np.dtype)
+                                       and frame[name].dtype.kind in "iuf" for name in names):
+        return None
+    values = eval(compile(tree, "<formula>", "eval"), {"__builtins__": {}, "I": lambda value: value},
+                  {name: frame[name].to_numpy(dtype=float) for name in names})
+    values = np.asarray(values, dtype=float)
+    return values if values.shape == (len(frame),) else None
+
+
+def _patsy_columns(formula: str, frame: pd.DataFrame, response: bool) -> list[tuple[np.ndarray, list[str]]]:
+    """(matrix, column names) of each side of *formula*, built by patsy: [y, X] for a response, else [Z]."""
     try:
-        y, x = patsy.dmatrices(formula, frame, NA_action=_NO_MISSING_CHECK)
+        if response:
+            matrices = patsy.dmatrices(formula, frame, NA_action=_NO_MISSING_CHECK)
+        else:
+            matrices = [patsy.dmatrix(formula, frame, NA_action=_NO_MISSING_CHECK)]
     except patsy.PatsyError as error:
         raise _build_error(error, formula) from None
-    if y.shape[1] != 1:
-        raise InputError(f"the response of {formula!r} must be one numeric column, not {y.design_info.column_names}")
-    y_array, x_array = np.asarray(y)[:, 0], np.asarray(x)
-    _require_finite(y_array, formula)
-    _require_finite(x_array, formula)
-    _require_full_rank(x_array, formula)
-    shared = _columns_of_x_in_z(random, x.design_info)
-    if shared is not None:
-        contiguous = bool(np.all(np.diff(shared) == 1))
-        z_array = x_array[:, shared[0]:shared[-1] + 1] if contiguous else x_array[:, shared]  # a view if it can be
-        random_names = [x.design_info.column_names[k] for k in shared]
-    else:
-        try:
-            z = patsy.dmatrix(f"~{random}", frame, NA_action=_NO_MISSING_CHECK)
-        except patsy.PatsyError as error:
-            raise _build_error(error, f"~{random}") from None
-        z_array, random_names = np.asarray(z), z.design_info.column_names
-        _require_finite(z_array, f"~{random}")
-    return ModelDesign(frame=frame, y=y_array, x=x_array, z=z_array,
-                       groups=frame[group].to_numpy(), fixed_names=list(x.design_info.column_names),
-                       random_names=list(random_names))
+    return [(np.asarray(matrix), list(matrix.design_info.column_names)) for matrix in matrices]
 
 
 def _build_error(error: patsy.PatsyError, formula: str) -> InputError:
@@ -136,26 +242,6 @@ def _build_error(error: patsy.PatsyError, formula: str) -> InputError:
         return InputError(f"the formula {formula!r} uses {unknown.group(1)!r}, which is not a column of "
                           "the data; check the spelling or add the column")
     return InputError(f"cannot build the model {formula!r}: {error}")
-
-
-def _columns_of_x_in_z(random: str, fixed: patsy.DesignInfo) -> np.ndarray | None:
-    """Indices of the columns of X that form Z, if every random term is a numeric term of the fixed part.
-
-    None otherwise.  A numeric term has the same columns in any formula, and
-    patsy puts the intercept first and the other numeric terms in formula order.
-
-    >>> import lmmlib
-    >>> fixed = patsy.dmatrix("~ meanses + cses", lmmlib.load_hsb().head()).design_info
-    >>> _columns_of_x_in_z("cses + 1", fixed).tolist(), _columns_of_x_in_z("1 + ses", fixed)
-    ([0, 2], None)
-    """
-    terms = patsy.ModelDesc.from_formula(f"~{random}").rhs_termlist
-    by_name = {term.name(): columns for term, columns in fixed.term_slices.items()}  # a:b and b:a differ in name
-    if not terms or not all(term.name() in by_name and all(
-            fixed.factor_infos[factor].type == "numerical" for factor in term.factors) for term in terms):
-        return None
-    ordered = sorted(terms, key=lambda term: len(term.factors) > 0)
-    return np.concatenate([np.arange(by_name[term.name()].start, by_name[term.name()].stop) for term in ordered])
 
 
 def _require_finite(values: np.ndarray, formula: str) -> None:

@@ -28,10 +28,10 @@ def test_cross_products_equal_the_direct_sums(hsb):
     cp = engine.CrossProducts.from_arrays(design.y, design.x, design.z, design.groups)
     first = design.groups == cp.groups[0]
     z, x, y = design.z[first], design.x[first], design.y[first]
-    np.testing.assert_allclose(cp.ztz[0], z.T @ z)
-    np.testing.assert_allclose(cp.ztx[0], z.T @ x)
-    np.testing.assert_allclose(cp.zty[0], z.T @ y)
-    assert cp.n == len(hsb) and cp.ztz.shape == (160, 2, 2)
+    np.testing.assert_allclose(cp.ztz[:, :, 0], z.T @ z)
+    np.testing.assert_allclose(cp.ztx[:, :, 0], z.T @ x)
+    np.testing.assert_allclose(cp.zty[:, 0], z.T @ y)
+    assert cp.n == len(hsb) and cp.ztz.shape == (2, 2, 160)
 
 
 @pytest.mark.parametrize("reml", [False, True])
@@ -67,3 +67,34 @@ def test_a_boundary_optimum_is_flagged_singular():
     optimum = engine.minimize_deviance(cp, reml=False)
     assert optimum.singular and optimum.gradient_norm < 1e-3
     assert optimum.evaluation.lam[0, 0] < engine.SINGULAR_TOLERANCE
+
+
+def balanced_random_intercept(seed: int, icc: float = 0.05) -> engine.CrossProducts:
+    """40 groups of 25 with a group-level dummy, as in the clustered-data chapter's simulation."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(40), 25)
+    y = rng.normal(0, np.sqrt(icc), 40)[groups] + rng.normal(0, np.sqrt(1 - icc), len(groups))
+    x = np.column_stack([np.ones(len(groups)), (groups < 20).astype(float)])
+    return engine.CrossProducts.from_arrays(y, x, x[:, :1], groups)
+
+
+def test_a_zero_column_of_lambda_is_left_when_the_deviance_falls_away_from_it():
+    # at theta = 0 the gradient vanishes by symmetry, but for these data the deviance has a
+    # maximum there; a search started exactly at it must still reach the minimum
+    cp = balanced_random_intercept(seed=7)
+    assert engine.evaluate(np.array([0.0]), cp, True).gradient[0] == 0.0
+    grid = np.linspace(0.01, 1.0, 400)
+    best = grid[np.argmin([engine.evaluate(np.array([t]), cp, True).deviance for t in grid])]
+    assert best > 0.05
+    search = engine.bfgs(cp, True, np.array([0.0]))
+    assert search.converged and abs(search.theta[0]) == pytest.approx(best, abs=0.01)
+    assert search.evaluation.deviance < engine.evaluate(np.array([0.0]), cp, True).deviance - 1
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_balanced_random_intercept_fits_reach_the_minimum(seed):
+    # a quasi-Newton step on such data can land next to theta = 0; the optimum must not stay there
+    cp = balanced_random_intercept(seed)
+    grid = np.linspace(0.0, 1.0, 201)
+    lowest = min(engine.evaluate(np.array([t]), cp, True).deviance for t in grid)
+    assert engine.minimize_deviance(cp, True).evaluation.deviance <= lowest + 1e-6
