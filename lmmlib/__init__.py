@@ -9,7 +9,8 @@ Functions take a pandas DataFrame and return a DataFrame or a small result objec
 ['estimate', 'se', 'z']
 """
 from . import plots
-from .bootstrap import BootstrapLikelihoodRatioTest, ResponseRefit, parametric_bootstrap_lrt, simulated_responses
+from .bootstrap import BootstrapLikelihoodRatioTest, parametric_bootstrap_lrt, simulated_responses
+from .refit import ResponseRefit
 from .data import find_nels88, load_hsb, load_nels88
 from .display import comparison_table, fixed_decimals, setup_notebook
 from .errors import (ConvergenceError, DataFileMismatchError, DataFileMissingError, InputError,

@@ -294,8 +294,10 @@ def minimize_deviance(cp: CrossProducts, reml: bool) -> Optimum:
     flipped = _nonnegative_diagonal(theta, cp.q)
     if not np.array_equal(flipped, theta):
         theta, evaluation = flipped, evaluate(flipped, cp, reml)
-    attempts = pd.DataFrame(rows).set_index("optimizer")
-    attempts["loglik"] = -attempts["deviance"] / 2
+    deviances = np.array([row["deviance"] for row in rows])
+    attempts = pd.DataFrame({"deviance": deviances, "evaluations": [row["evaluations"] for row in rows],
+                             "loglik": -deviances / 2},
+                            index=pd.Index([row["optimizer"] for row in rows], name="optimizer"))
     eigenvalues = np.linalg.eigvalsh(hessian)
     return Optimum(
         theta=theta, evaluation=evaluation,

@@ -223,7 +223,7 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
             "Simplify the random part (fewer random terms) or rescale the predictors."
         )
     solution = optimum.evaluation
-    names = design.random_names
+    names = pd.Index(design.random_names)
     random_cov = pd.DataFrame(solution.sigma2 * solution.lam @ solution.lam.T, index=names, columns=names)
     boundary = _boundary_messages(random_cov, solution.sigma2)
     for message in boundary:
@@ -233,8 +233,8 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
                       "definite, so the estimate may be a saddle point; try another parametrisation",
                       ConvergenceWarning, stacklevel=2)
     se = np.sqrt(solution.sigma2 * np.diag(np.linalg.inv(solution.w)))
-    fixed = pd.DataFrame({"estimate": solution.beta, "se": se, "z": solution.beta / se}, index=design.fixed_names)
-    fixed.index.name = "term"
+    fixed = pd.DataFrame(np.column_stack([solution.beta, se, solution.beta / se]),
+                         index=pd.Index(design.fixed_names, name="term"), columns=["estimate", "se", "z"])
     modes, modes_se = _conditional_modes(solution, cp.groups, names, group)
     fitted = design.x @ solution.beta
     for column, mode in zip(design.z.T, modes.to_numpy().T):
@@ -252,7 +252,7 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
     )
 
 
-def _conditional_modes(solution, groups: np.ndarray, names: list[str], group: str):
+def _conditional_modes(solution, groups: np.ndarray, names: pd.Index, group: str):
     """b_i = Lambda u_i and the SDs of b_i given y: sigma^2 Lambda A_i^-1 Lambda' (parameters at their estimates)."""
     lam = solution.lam
     modes = (lam @ solution.u).T

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .bootstrap import ResponseRefit
+from .refit import ResponseRefit
 from .errors import InputError
 from .model_frame import model_design
 
@@ -38,7 +38,7 @@ def naive_interval_coverage(iccs: Sequence[float], n_groups: int = 40, group_siz
     standard deviation of the estimate to the average naive standard error.
 
     With *mixed_model* the same simulated data are also fitted, replicate by
-    replicate, with a random-intercept model by REML (:class:`lmmlib.bootstrap.ResponseRefit`:
+    replicate, with a random-intercept model by REML (:class:`lmmlib.refit.ResponseRefit`:
     the design is built once, only y changes), and the table adds the coverage of
     its interval estimate +- t * SE, with t from the t distribution on
     ``n_groups - 2`` degrees of freedom (the between-group degrees of freedom of a

@@ -10,10 +10,11 @@ import pytest
 from scipy import optimize, stats
 
 import lmmlib
-from lmmlib import bootstrap
-from lmmlib.bootstrap import ResponseRefit, parametric_bootstrap_lrt, simulated_responses
+from lmmlib import refit
+from lmmlib.bootstrap import parametric_bootstrap_lrt, simulated_responses
 from lmmlib.plots import bootstrap_distribution
 from lmmlib.progress import ProgressBar
+from lmmlib.refit import ResponseRefit
 
 FORMULA = "mathach ~ cses"
 
@@ -118,15 +119,15 @@ def test_fast_refit_equals_a_full_fit_of_the_same_simulated_response(hsb, slope,
 
 def test_failed_refits_are_counted_reported_and_left_out(hsb, slope, intercept, monkeypatch):
     refits = [ResponseRefit.of_fit(fit, hsb) for fit in (slope, intercept)]
-    worst = [max(refit.refit(y).gradient_norm for refit in refits)
+    worst = [max(model.refit(y).gradient_norm for model in refits)
              for y in islice(simulated_responses(intercept, hsb, seed=4), 10)]
     tolerance = float(np.median(worst))
-    monkeypatch.setattr(bootstrap, "GRADIENT_TOLERANCE", tolerance)
+    monkeypatch.setattr(refit, "GRADIENT_TOLERANCE", tolerance)
     expected_failures = sum(norm > tolerance for norm in worst)
     with pytest.warns(UserWarning, match=f"{expected_failures} of 10 bootstrap replicates were left out"):
         result = parametric_bootstrap_lrt(slope, intercept, hsb, replicates=10, seed=4, progress=False)
     assert result.failed == expected_failures and len(result.replicate_g2) == 10 - expected_failures
-    monkeypatch.setattr(bootstrap, "GRADIENT_TOLERANCE", 0.0)
+    monkeypatch.setattr(refit, "GRADIENT_TOLERANCE", 0.0)
     with pytest.raises(lmmlib.ConvergenceError, match="all 3 bootstrap replicates failed"):
         parametric_bootstrap_lrt(slope, intercept, hsb, replicates=3, seed=4, progress=False)
 

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import lmmlib
 from lmmlib import engine
 from lmmlib.model_frame import model_design
 

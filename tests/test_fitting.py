@@ -5,7 +5,6 @@ import pytest
 from scipy.optimize import minimize
 
 import lmmlib
-from lmmlib import fitting
 
 
 def closed_form_random_intercept_optimum(y, groups, reml):

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.formula.api as smf
 
 import lmmlib
 from lmmlib import requirements
