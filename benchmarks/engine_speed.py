@@ -46,7 +46,7 @@ machine.  Run from the repository root:
     .venv/bin/python benchmarks/engine_speed.py [--repeats N] [--statsmodels-repeats N]
                                                 [--skip-scale] [--skip-r] [--skip-bootstrap]
 
-It takes about two and a half minutes with every section.
+It takes about two minutes with every section.
 """
 from __future__ import annotations
 

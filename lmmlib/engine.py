@@ -93,12 +93,20 @@ class CrossProducts:
 
     @classmethod
     def from_codes(cls, y: np.ndarray, x: np.ndarray, z: np.ndarray, codes: np.ndarray,
-                   labels: np.ndarray) -> "CrossProducts":
+                   labels: np.ndarray, z_in_x: tuple[int, ...] | None = None) -> "CrossProducts":
         """As :meth:`from_arrays`, with the groups given as codes 0..m-1 (one per row) and their labels.
 
         One weighted bincount per entry; one buffer, reused, holds the row-wise
         products, so the memory used beyond the inputs is one column whatever the
-        number of entries.
+        number of entries.  *z_in_x* gives, when Z is made of columns of X, the
+        column of X that each column of Z is: those entries of Z_i'X_i are then
+        copied from Z_i'Z_i rather than summed again.
+
+        >>> x = np.column_stack([np.ones(4), [1.0, 2.0, 3.0, 5.0]])
+        >>> groups, y = np.array([0, 0, 1, 1]), np.arange(4.0)
+        >>> shared = CrossProducts.from_codes(y, x, x[:, 1:], groups, np.array(["a", "b"]), z_in_x=(1,))
+        >>> np.array_equal(shared.ztx, CrossProducts.from_arrays(y, x, x[:, 1:], groups).ztx)
+        True
         """
         m, q, p = len(labels), z.shape[1], x.shape[1]
         buffer = np.empty(len(codes))
@@ -110,8 +118,10 @@ class CrossProducts:
         for a in range(q):
             for b in range(a, q):
                 ztz[a, b] = ztz[b, a] = per_group(z[:, a], z[:, b])
+        z_column_of = {} if z_in_x is None else {c: b for b, c in enumerate(z_in_x)}
+        for a in range(q):
             for c in range(p):
-                ztx[a, c] = per_group(z[:, a], x[:, c])
+                ztx[a, c] = ztz[a, z_column_of[c]] if c in z_column_of else per_group(z[:, a], x[:, c])
             zty[a] = per_group(z[:, a], y)
         return cls(ztz, ztx, zty, x.T @ x, x.T @ y, float(y @ y), len(y), labels)
 

@@ -213,7 +213,8 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
     """
     method = check_method(method)
     design = model_design(data, formula, group, random)
-    cp = CrossProducts.from_codes(design.y, design.x, design.z, design.group_codes, design.group_labels)
+    cp = CrossProducts.from_codes(design.y, design.x, design.z, design.group_codes, design.group_labels,
+                                  design.z_in_x)
     optimum = minimize_deviance(cp, reml=method == "REML")
     if not np.isfinite(optimum.evaluation.deviance) or optimum.gradient_norm > GRADIENT_TOLERANCE:
         raise ConvergenceError(
@@ -245,8 +246,8 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
         fixed=fixed, random_cov=random_cov, residual_sd=float(np.sqrt(solution.sigma2)),
         loglik=-solution.deviance / 2, boundary=tuple(boundary), attempts=optimum.attempts,
         gradient_norm=optimum.gradient_norm, random_effects=modes, random_effects_se=modes_se,
-        fitted=pd.Series(fitted, index=index, name="fitted"),
-        response=pd.Series(design.y, index=index, name=formula.split("~")[0].strip()),
+        fitted=pd.Series(fitted, index=index, name="fitted", copy=False),
+        response=pd.Series(design.y, index=index, name=formula.split("~")[0].strip(), copy=False),
         singular=optimum.singular or bool(boundary),
         hessian_positive_definite=optimum.hessian_positive_definite, n_dropped=len(data) - cp.n,
     )

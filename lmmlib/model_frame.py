@@ -21,6 +21,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from types import CodeType
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,7 @@ def model_frame(data: pd.DataFrame, formula: str, group: str, random: str) -> pd
     if response in data.columns:
         require_numeric(data, [response], f"the response of {formula!r}")
     require_numeric(data, sorted(random_columns), f"the random part ~{random}")
-    complete = np.logical_and.reduce([data[column].notna().to_numpy() for column in used])
+    complete = ~np.logical_or.reduce([pd.isna(data[column].to_numpy()) for column in used])
     frame = data
     if not complete.all():
         dropped = int((~complete).sum())
@@ -79,11 +80,16 @@ def formula_variables(data: pd.DataFrame, formula: str) -> set[str]:
 
     Names that are not columns are reported when the design is built (:func:`model_design`).
     """
+    return {name for name in _names_in(formula) if name in data.columns}
+
+
+@lru_cache(maxsize=256)
+def _names_in(formula: str) -> frozenset[str]:
+    """Every name-like token in the factors of *formula* (columns, and functions such as np or log)."""
     description = parsed_formula(formula)
     codes = [factor.code for term in description.lhs_termlist + description.rhs_termlist
              for factor in term.factors]
-    tokens = {token for code in codes for token in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", code)}
-    return tokens & set(data.columns)
+    return frozenset(token for code in codes for token in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", code))
 
 
 def parsed_formula(formula: str) -> patsy.ModelDesc:
@@ -116,6 +122,7 @@ class ModelDesign:
     random_names: list[str]
     group_codes: np.ndarray      # the group of each row as 0..m-1, in order of first appearance
     group_labels: np.ndarray     # the m distinct groups in that order
+    z_in_x: tuple[int, ...] | None = None   # the column of X each column of Z is, when Z is taken from X
 
 
 def model_design(data: pd.DataFrame, formula: str, group: str, random: str = "1") -> ModelDesign:
@@ -129,24 +136,29 @@ def model_design(data: pd.DataFrame, formula: str, group: str, random: str = "1"
     response = numeric_columns(frame, description.lhs_termlist)
     fixed = numeric_columns(frame, description.rhs_termlist)
     random_terms = parsed_formula(f"~{random}").rhs_termlist
-    if response is None or fixed is None:
+    built_directly = response is not None and fixed is not None
+    if not built_directly:
         response, fixed = _patsy_columns(formula, frame, response=True)
-        random_part = None
-    else:      # a numeric random term that is also a fixed term has the same column
-        random_part = _columns_of_x(*fixed, random_terms)
     (y, response_names), (x, fixed_names) = response, fixed
     if y.shape[1] != 1:
         raise InputError(f"the response of {formula!r} must be one numeric column, not {response_names}")
-    random_part = random_part or numeric_columns(frame, random_terms) or _patsy_columns(f"~{random}", frame,
-                                                                                        response=False)[0]
-    z, random_names = random_part
+    # a numeric random term that is also a fixed term has the same column
+    z_in_x = _z_columns_in_x(fixed_names, random_terms) if built_directly else None
+    if z_in_x is not None:
+        adjacent = list(z_in_x) == list(range(z_in_x[0], z_in_x[0] + len(z_in_x)))
+        z = x[:, z_in_x[0]:z_in_x[-1] + 1] if adjacent else x[:, list(z_in_x)]   # a view when it can be
+        random_names = [fixed_names[k] for k in z_in_x]
+    else:
+        z, random_names = (numeric_columns(frame, random_terms)
+                           or _patsy_columns(f"~{random}", frame, response=False)[0])
     for values, part in ((y, formula), (x, formula), (z, f"~{random}")):
         _require_finite(values, part)
     _require_full_rank(x, formula)
     groups = frame[group].to_numpy()
     codes, labels = pd.factorize(groups)
     return ModelDesign(frame=frame, y=y[:, 0], x=x, z=z, groups=groups, fixed_names=fixed_names,
-                       random_names=random_names, group_codes=codes, group_labels=np.asarray(labels))
+                       random_names=random_names, group_codes=codes, group_labels=np.asarray(labels),
+                       z_in_x=z_in_x)
 
 
 def numeric_columns(frame: pd.DataFrame, terms: list[patsy.Term]) -> tuple[np.ndarray, list[str]] | None:
@@ -165,13 +177,15 @@ def numeric_columns(frame: pd.DataFrame, terms: list[patsy.Term]) -> tuple[np.nd
     """
     ordered = _patsy_order(terms)
     matrix = np.empty((len(frame), len(ordered)), order="F")      # each column contiguous
+    factors = {}                                                      # each factor evaluated once
     for column, term in zip(matrix.T, ordered):
         column[...] = 1.0
         for factor in term.factors:
-            values = _numeric_factor(factor.code, frame)
-            if values is None:
+            if factor.code not in factors:
+                factors[factor.code] = _numeric_factor(factor.code, frame)
+            if factors[factor.code] is None:
                 return None
-            column *= values
+            column *= factors[factor.code]
     return matrix, [term.name() for term in ordered]
 
 
@@ -180,18 +194,12 @@ def _patsy_order(terms: list[patsy.Term]) -> list[patsy.Term]:
     return sorted(terms, key=lambda term: len(term.factors) > 0)
 
 
-def _columns_of_x(x: np.ndarray, fixed_names: list[str], terms: list[patsy.Term]) -> tuple[np.ndarray, list[str]] | None:
-    """Z taken from the columns of a numeric X when every random term is a fixed term; None otherwise.
-
-    The columns are a view of X when they are adjacent, which saves a pass over
-    the rows and their memory.
-    """
+def _z_columns_in_x(fixed_names: list[str], terms: list[patsy.Term]) -> tuple[int, ...] | None:
+    """The columns of a directly built X that form Z, if every random term is a fixed term; None otherwise."""
     names = [term.name() for term in _patsy_order(terms)]
     if not names or not set(names) <= set(fixed_names):
         return None
-    index = [fixed_names.index(name) for name in names]
-    adjacent = index == list(range(index[0], index[0] + len(index)))
-    return (x[:, index[0]:index[-1] + 1] if adjacent else x[:, index]), names
+    return tuple(fixed_names.index(name) for name in names)
 
 
 _ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Load, ast.Add, ast.Sub, ast.Mult, ast.Div,
@@ -200,6 +208,31 @@ _ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Load, ast.Add, ast.Su
 
 def _numeric_factor(code: str, frame: pd.DataFrame) -> np.ndarray | None:
     """The values of one factor if it is a numeric column or arithmetic on them inside I(); None otherwise."""
+    arithmetic = _arithmetic_of_names(code)
+    if arithmetic is None or "I" in frame.columns:
+        return None
+    expression, names = arithmetic
+    columns = {}
+    for name in names:
+        series = frame.get(name)
+        if series is None or not (isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf"):
+            return None
+        columns[name] = series.to_numpy(dtype=float)
+    values = np.asarray(eval(expression, {"__builtins__": {}, "I": _unchanged}, columns), dtype=float)
+    return values if values.shape == (len(frame),) else None
+
+
+def _unchanged(value):
+    """patsy's I(): protects arithmetic from being read as formula operators."""
+    return value
+
+
+@lru_cache(maxsize=1024)
+def _arithmetic_of_names(code: str) -> tuple[CodeType, frozenset[str]] | None:
+    """The compiled expression of a factor and the names it uses, if it is a name or arithmetic inside I().
+
+    None for anything else (a function call, a string, an attribute such as np.log).
+    """
     tree = ast.parse(code, mode="eval")
     functions = set()
     for node in ast.walk(tree):
@@ -213,14 +246,8 @@ def _numeric_factor(code: str, frame: pd.DataFrame) -> np.ndarray | None:
                 return None
         elif not isinstance(node, _ARITHMETIC + (ast.Name,)):
             return None
-    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and node not in functions}
-    if "I" in frame.columns or not all(name in frame.columns and isinstance(frame[name].dtype, np.dtype)
-                                       and frame[name].dtype.kind in "iuf" for name in names):
-        return None
-    values = eval(compile(tree, "<formula>", "eval"), {"__builtins__": {}, "I": lambda value: value},
-                  {name: frame[name].to_numpy(dtype=float) for name in names})
-    values = np.asarray(values, dtype=float)
-    return values if values.shape == (len(frame),) else None
+    names = frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and node not in functions)
+    return compile(tree, "<formula>", "eval"), names
 
 
 def _patsy_columns(formula: str, frame: pd.DataFrame, response: bool) -> list[tuple[np.ndarray, list[str]]]:

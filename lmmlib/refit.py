@@ -65,7 +65,7 @@ class ResponseRefit:
     def __init__(self, design: ModelDesign, reml: bool, start: np.ndarray | None = None) -> None:
         self.design, self.reml = design, reml
         self.base = CrossProducts.from_codes(design.y, design.x, design.z, design.group_codes,
-                                             design.group_labels)
+                                             design.group_labels, design.z_in_x)
         self.start = identity_theta(self.base.q) if start is None else np.asarray(start, dtype=float)
         self.group_sums = group_sum_operator(design)
 

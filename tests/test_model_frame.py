@@ -4,6 +4,7 @@ import pandas as pd
 import patsy
 import pytest
 
+from lmmlib import engine
 from lmmlib.errors import InputError
 from lmmlib.model_frame import model_design, numeric_columns, parsed_formula
 
@@ -65,8 +66,19 @@ def test_factors_and_functions_are_left_to_patsy(data, formula, random):
 
 def test_random_terms_that_are_fixed_terms_reuse_the_columns_of_x(data):
     design = model_design(data, "mathach ~ cses + meanses", "school", "1 + cses")
-    assert np.shares_memory(design.z, design.x)
+    assert np.shares_memory(design.z, design.x) and design.z_in_x == (0, 1)
     np.testing.assert_array_equal(design.z, design.x[:, :2])
+    apart = model_design(data, "mathach ~ meanses + cses", "school", "1 + cses")
+    assert apart.z_in_x == (0, 2)
+    np.testing.assert_array_equal(apart.z, apart.x[:, [0, 2]])
+    assert model_design(data, "mathach ~ cses", "school", "1 + meanses").z_in_x is None
+
+
+def test_cross_products_copied_from_z_z_equal_the_sums(data):
+    design = model_design(data, "mathach ~ meanses + cses", "school", "1 + cses")
+    arguments = (design.y, design.x, design.z, design.group_codes, design.group_labels)
+    shared, summed = engine.CrossProducts.from_codes(*arguments, design.z_in_x), engine.CrossProducts.from_codes(*arguments)
+    np.testing.assert_allclose(shared.ztx, summed.ztx, rtol=1e-12, atol=1e-9)
 
 
 def test_groups_are_coded_in_order_of_first_appearance(data):
