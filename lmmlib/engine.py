@@ -284,10 +284,10 @@ def minimize_deviance(cp: CrossProducts, reml: bool) -> Optimum:
     BFGS (:func:`bfgs`) runs from Lambda = I; if it stops before its tolerance, a
     second pass, started afresh from its answer, looks for a better point (a
     quasi-Newton method's curvature estimate can stall it on a flat ridge).
-    The Hessian is then computed once, from differences of the gradient, and
-    Newton steps with it polish the answer to the precision the arithmetic
-    allows.  The gradient norm and the Hessian's definiteness are reported for
-    the caller to judge.
+    The Hessian is then computed once, from forward differences of the
+    gradient, and Newton steps with it polish the answer until the next step
+    would move theta by less than 1e-10 of its size.  The gradient norm and
+    the Hessian's definiteness are reported for the caller to judge.
     """
     rows, best = [], None
     for name in ("bfgs from Lambda = I", "bfgs restarted"):
@@ -298,7 +298,7 @@ def minimize_deviance(cp: CrossProducts, reml: bool) -> Optimum:
         if search.converged:
             break          # a restart only when the first pass did not reach its tolerance
     with np.errstate(all="ignore"):
-        hessian = deviance_hessian(best.theta, cp, reml)
+        hessian = deviance_hessian(best.theta, cp, reml, best.evaluation.gradient)
     theta, evaluation, steps = _newton_polish(best.theta, best.evaluation, hessian, cp, reml)
     rows.append({"optimizer": "newton polish", "deviance": evaluation.deviance, "evaluations": steps})
     flipped = _nonnegative_diagonal(theta, cp.q)
@@ -424,7 +424,8 @@ def _downhill_from_a_zero_column(theta: np.ndarray, cp: CrossProducts, reml: boo
 
 def _newton_polish(theta: np.ndarray, current: Evaluation, hessian: np.ndarray, cp: CrossProducts, reml: bool,
                    max_steps: int = 3):
-    """Newton steps with a fixed Hessian while they lower the gradient without raising the deviance.
+    """Newton steps with a fixed Hessian while they lower the gradient without raising the deviance
+    and are not negligibly small.
 
     Near the optimum the Hessian hardly changes, so one computed at the start
     serves every step.  Returns (theta, its evaluation, number of steps taken).
@@ -432,7 +433,10 @@ def _newton_polish(theta: np.ndarray, current: Evaluation, hessian: np.ndarray, 
     if np.linalg.eigvalsh(hessian).min() <= 0:
         return theta, current, 0
     for step in range(max_steps):
-        trial_theta = theta - np.linalg.solve(hessian, current.gradient)
+        newton = np.linalg.solve(hessian, current.gradient)
+        if np.max(np.abs(newton)) <= 1e-10 * max(1.0, np.max(np.abs(theta))):
+            return theta, current, step       # a change the arithmetic could not resolve
+        trial_theta = theta - newton
         with np.errstate(all="ignore"):
             trial = evaluate(trial_theta, cp, reml)
         if not (np.linalg.norm(trial.gradient) < np.linalg.norm(current.gradient)
@@ -442,15 +446,24 @@ def _newton_polish(theta: np.ndarray, current: Evaluation, hessian: np.ndarray, 
     return theta, current, max_steps
 
 
-def deviance_hessian(theta: np.ndarray, cp: CrossProducts, reml: bool, step: float = 1e-5) -> np.ndarray:
-    """Hessian of the deviance in theta, from central differences of the analytic gradient (symmetrised)."""
+def deviance_hessian(theta: np.ndarray, cp: CrossProducts, reml: bool, gradient: np.ndarray | None = None,
+                     step: float = 1e-5) -> np.ndarray:
+    """Hessian of the deviance in theta, from differences of the analytic gradient (symmetrised).
+
+    Forward differences from *gradient*, the gradient at theta, when it is
+    given (one evaluation per element of theta); central differences otherwise
+    (two).
+    """
     size = len(theta)
     hessian = np.empty((size, size))
     for k in range(size):
         shift = np.zeros(size)
         shift[k] = step * max(1.0, abs(theta[k]))
-        hessian[:, k] = (evaluate(theta + shift, cp, reml).gradient
-                         - evaluate(theta - shift, cp, reml).gradient) / (2 * shift[k])
+        if gradient is None:
+            hessian[:, k] = (evaluate(theta + shift, cp, reml).gradient
+                             - evaluate(theta - shift, cp, reml).gradient) / (2 * shift[k])
+        else:
+            hessian[:, k] = (evaluate(theta + shift, cp, reml).gradient - gradient) / shift[k]
     return (hessian + hessian.T) / 2
 
 
