@@ -185,7 +185,6 @@ class Evaluation:
 class _Solve:
     """The penalised least-squares solution for one Lambda (any square factor, not only triangular)."""
 
-    lam: np.ndarray
     g_lam: np.ndarray      # G_i Lambda (q, q, m)
     a_inv: np.ndarray      # A_i^-1 (q, q, m)
     c: np.ndarray          # C_i = A_i^-1 Lambda' F_i (q, p, m)
@@ -229,7 +228,7 @@ def _solve(lam: np.ndarray, cp: CrossProducts) -> _Solve:
     rhs = cp.xty - np.einsum("jim,jm->i", b, d)
     beta = np.linalg.solve(w, rhs)
     r2 = cp.yty - float(np.vdot(lg, d)) - float(rhs @ beta)
-    return _Solve(lam=lam, g_lam=g_lam, a_inv=a_inv, c=c, d=d, w=w, beta=beta, r2=r2,
+    return _Solve(g_lam=g_lam, a_inv=a_inv, c=c, d=d, w=w, beta=beta, r2=r2,
                   logdet_a=float(np.sum(logdet_a)))
 
 
@@ -446,24 +445,18 @@ def _newton_polish(theta: np.ndarray, current: Evaluation, hessian: np.ndarray, 
     return theta, current, max_steps
 
 
-def deviance_hessian(theta: np.ndarray, cp: CrossProducts, reml: bool, gradient: np.ndarray | None = None,
+def deviance_hessian(theta: np.ndarray, cp: CrossProducts, reml: bool, gradient: np.ndarray,
                      step: float = 1e-5) -> np.ndarray:
-    """Hessian of the deviance in theta, from differences of the analytic gradient (symmetrised).
+    """Hessian of the deviance in theta, from forward differences of the analytic gradient (symmetrised).
 
-    Forward differences from *gradient*, the gradient at theta, when it is
-    given (one evaluation per element of theta); central differences otherwise
-    (two).
+    *gradient* is the gradient at theta; each element of theta then costs one evaluation.
     """
     size = len(theta)
     hessian = np.empty((size, size))
     for k in range(size):
         shift = np.zeros(size)
         shift[k] = step * max(1.0, abs(theta[k]))
-        if gradient is None:
-            hessian[:, k] = (evaluate(theta + shift, cp, reml).gradient
-                             - evaluate(theta - shift, cp, reml).gradient) / (2 * shift[k])
-        else:
-            hessian[:, k] = (evaluate(theta + shift, cp, reml).gradient - gradient) / shift[k]
+        hessian[:, k] = (evaluate(theta + shift, cp, reml).gradient - gradient) / shift[k]
     return (hessian + hessian.T) / 2
 
 
