@@ -33,8 +33,10 @@ The gradient is analytic.  As a matrix D with dDeviance = sum_jk D_jk dLambda_jk
 
 theta is unconstrained: flipping the sign of a column of Lambda leaves Psi
 unchanged, so no bounds are needed and a quasi-Newton method cannot stall on a
-bound at zero.  After the optimum is found, the columns are flipped so that the
-diagonal is non-negative, as lme4 reports theta.
+bound at zero.  The same symmetry makes the gradient vanish wherever a whole
+column is zero, minimum or not, so :func:`bfgs` checks which way the deviance
+goes before it stops at such a point.  After the optimum is found, the columns
+are flipped so that the diagonal is non-negative, as lme4 reports theta.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(1)

@@ -226,7 +226,7 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
     solution = optimum.evaluation
     names = pd.Index(design.random_names)
     random_cov = pd.DataFrame(solution.sigma2 * solution.lam @ solution.lam.T, index=names, columns=names)
-    boundary = _boundary_messages(random_cov, solution.sigma2)
+    boundary = boundary_messages(random_cov, solution.sigma2)
     for message in boundary:
         warnings.warn(f"{method} fit of {formula}: {message}", BoundaryWarning, stacklevel=2)
     if not optimum.hessian_positive_definite and not optimum.singular:
@@ -263,7 +263,16 @@ def _conditional_modes(solution, groups: np.ndarray, names: pd.Index, group: str
             pd.DataFrame(np.sqrt(np.maximum(variances, 0.0)), index=index, columns=names))
 
 
-def _boundary_messages(random_cov: pd.DataFrame, residual_var: float) -> list[str]:
+def boundary_messages(random_cov: pd.DataFrame, residual_var: float) -> list[str]:
+    """What lies on the boundary of the parameter space: a zero variance, or else a singular Psi.
+
+    A variance counts as zero below ``BOUNDARY_TOLERANCE`` times the residual
+    variance.  Shared by :func:`fit_mixed` and :func:`lmmlib.fit_statsmodels`.
+
+    >>> psi = pd.DataFrame([[4.0, 2.0], [2.0, 1.0]], index=["Intercept", "cses"], columns=["Intercept", "cses"])
+    >>> boundary_messages(psi, residual_var=36.0)
+    ['the random-effects covariance matrix is singular (a correlation of +1 or -1 between random effects)']
+    """
     names = list(random_cov.index)
     cov = random_cov.to_numpy()
     messages = [f"the variance of the random {name!r} effect is estimated as 0"

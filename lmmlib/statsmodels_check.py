@@ -34,7 +34,7 @@ import pandas as pd
 from statsmodels.regression.mixed_linear_model import MixedLM
 
 from .errors import ConvergenceError, InputError
-from .fitting import GRADIENT_TOLERANCE, BoundaryWarning, MixedFit, _boundary_messages
+from .fitting import GRADIENT_TOLERANCE, BoundaryWarning, MixedFit, boundary_messages
 from .model_frame import check_method, model_design
 
 #: Optimizers tried from the default start, in this order.
@@ -73,7 +73,7 @@ def fit_statsmodels(data: pd.DataFrame, formula: str, group: str, random: str = 
     names = design.random_names
     random_cov = pd.DataFrame(np.asarray(best.cov_re), index=names, columns=names)
     residual_var = float(best.scale)
-    boundary = _boundary_messages(random_cov, residual_var)
+    boundary = boundary_messages(random_cov, residual_var)
     for message in boundary:
         warnings.warn(f"statsmodels {method} fit of {formula}: {message}", BoundaryWarning, stacklevel=2)
     fe = np.asarray(best.fe_params)
