@@ -1,9 +1,10 @@
 # The two commands a reader needs:
 #   make book   build the HTML book into _build/html (sets up .venv first if needed)
-#   make test   run every test: lmmlib's unit tests, doctests and nbval on each chapter
-# Other targets: make slides (reveal.js decks of every chapter; SHOW_CODE=1 keeps the code),
-# make venv (environment only), make notebooks (re-execute the chapters in place after
-# changing lmmlib), make bench (time the build, the tests and the engine; make bench-engine for the engine alone), make clean.
+#   make test   run every test: the toolkit's and the book's tests, doctests, the chapters' outputs, lint
+# Other targets: make check (the quick tier for daily work: toolkit tests without the slow ones, under a
+# minute), make slides (reveal.js decks of every chapter; SHOW_CODE=1 keeps the code), make venv
+# (environment only), make notebooks (re-execute the chapters in place after changing lmmlib),
+# make bench (time the build, the tests and the engine; bench-engine, bench-peers), make clean.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +14,7 @@ READY := $(VENV)/.ready
 NPM_PACKAGES := mathjax@3.2.2 mathjax2@npm:mathjax@2.7.9 reveal.js@4.6.0 requirejs@2.3.7 jquery@3.7.1
 OFFLINE := $(VENV)/offline
 
-.PHONY: book slides test chromium venv notebooks bench bench-engine clean
+.PHONY: book slides test check chromium venv notebooks bench bench-engine bench-peers clean
 
 book: $(READY)
 	$(BIN)/python book/build_book.py
@@ -25,6 +26,9 @@ slides: $(READY)
 test: $(READY) chromium
 	$(BIN)/python -m pytest
 
+check: $(READY)
+	$(BIN)/python -m pytest -q -m "not slow" tests/toolkit lmmlib
+
 # The browser tests drive Debian's Chromium; without it (no root, no Debian archive) they skip.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
@@ -33,10 +37,11 @@ chromium:
 
 venv: $(READY)
 
-$(READY): requirements.lock pyproject.toml Makefile
+$(READY): requirements.lock pyproject.toml book/pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	# the toolkit (lmmlib, this folder) and the book's own package (lmmbook, in book/)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . -e book
 	rm -rf $(OFFLINE) && mkdir -p $(OFFLINE)/_static
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/npm $(NPM_PACKAGES)
 	# all of MathJax: it loads TeX extensions (\boldsymbol, ...) and fonts on demand

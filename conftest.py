@@ -1,7 +1,7 @@
 """Repository-wide pytest set-up: chapters that need an absent data file are skipped, saying why."""
 import pytest
 
-from lmmlib.requirements import unmet_requirements
+from lmmbook.requirements import unmet_requirements
 
 
 def pytest_collection_modifyitems(config, items):

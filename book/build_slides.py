@@ -20,10 +20,9 @@ from pathlib import Path
 
 import nbformat
 import yaml
+from assign_slide_types import slide_type
 from nbconvert import SlidesExporter
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
-
-from assign_slide_types import slide_type
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "_slides" / "slides"      # the book copies _slides into its HTML output
@@ -85,7 +84,8 @@ def deck(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
             continue
         cell.source = plain_markdown(cell.source)
         lines = cell.source.strip().splitlines()
-        if len(lines) > 1 and lines[0].startswith("#") and cell.metadata.get("slideshow", {}).get("slide_type") in ("slide", "subslide"):
+        heading_slide = cell.metadata.get("slideshow", {}).get("slide_type") in ("slide", "subslide")
+        if len(lines) > 1 and lines[0].startswith("#") and heading_slide:
             cell.source = lines[0]
             cells.append(cell)
             # the rest: prose (fragment or notes by length), the learning goals on a slide of their own

@@ -1,43 +1,75 @@
-"""lmmlib: the helper library of the textbook *Linear Mixed Models in Python*.
+"""lmmlib: linear mixed models in Python, fitted by the profiled likelihood and checked at every step.
 
-Functions take a pandas DataFrame and return a DataFrame or a small result object.
+Models are written as in lme4; a fit keeps its model and displays itself as lme4's
+``summary()`` does.  Functions take a pandas DataFrame and return a DataFrame or a
+small result object.
 
 >>> import lmmlib
->>> hsb = lmmlib.load_hsb()
->>> fit = lmmlib.fit_mixed(hsb, "mathach ~ 1", group="school", method="REML")
->>> fit.fixed.columns.tolist()
-['estimate', 'se', 'z']
+>>> data = lmmlib.examples.two_level_data()
+>>> fit = lmmlib.fit_mixed(data, "y ~ x + (1 + x | group)", method="REML")
+>>> fit.fixed.columns.tolist(), fit.random_cov.index.tolist()
+(['estimate', 'se', 'z'], ['Intercept', 'x'])
+
+Modules that need statsmodels or matplotlib (the cross-check, least squares, the
+plots) are imported on first use, so that ``import lmmlib`` stays quick.
 """
-from . import plots
+from importlib import import_module
+
+from . import examples
 from .bootstrap import BootstrapLikelihoodRatioTest, parametric_bootstrap_lrt, simulated_responses
-from .refit import ResponseRefit
-from .data import find_nels88, load_hsb, load_nels88
-from .display import comparison_table, fixed_decimals, setup_notebook
-from .errors import (ConvergenceError, DataFileMismatchError, DataFileMissingError, InputError,
-                     LmmlibError)
-from .fitting import (BoundaryWarning, ConvergenceWarning, MethodComparison, MixedFit, compare_ml_reml,
-                      fit_mixed, intraclass_correlation)
+from .display import FitSummary, fixed_decimals
+from .errors import (
+    BoundaryWarning,
+    ConvergenceError,
+    ConvergenceWarning,
+    DroppedRowsWarning,
+    InputError,
+    LmmlibError,
+    LmmlibWarning,
+)
+from .fitting import MethodComparison, MixedFit, compare_ml_reml, fit_mixed, intraclass_correlation
 from .groupwise import center_within_groups, describe_by_group, level2_columns, ols_by_group
+from .likelihood import loglik_at, variance_parameter_se
 from .likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_test, mixture_pvalue
-from .marginal import (design_matrices, fixed_design, marginal_covariance, marginal_variance,
-                       predict_fixed)
-from .published import compare_with_published, discrepancies, explain_differences, published_values
-from .regression import coefficient_table, fit_ols, fit_statistics, ml_f_test, regression_anova
-from .reproductions import reproduce
-from .simulation import naive_interval_coverage
-from .statsmodels_check import compare_with_statsmodels, fit_statsmodels
+from .marginal import (
+    design_matrices,
+    fixed_design,
+    marginal_covariance,
+    marginal_variance,
+    predict_fixed,
+    random_design,
+)
+from .model import MixedModel
+from .refit import ResponseRefit
+
+#: name -> module, imported when the name is first used (statsmodels, matplotlib)
+_LAZY = {
+    "fit_statsmodels": "statsmodels_check", "compare_with_statsmodels": "statsmodels_check",
+    "StatsmodelsComparison": "statsmodels_check",
+    "fit_ols": "regression", "regression_anova": "regression", "fit_statistics": "regression",
+    "coefficient_table": "regression", "ml_f_test": "regression",
+    "plots": None,
+}
 
 __all__ = [
-    "load_hsb", "load_nels88", "find_nels88",
-    "fit_mixed", "fit_statsmodels", "compare_with_statsmodels", "compare_ml_reml", "intraclass_correlation", "MixedFit", "MethodComparison",
-    "center_within_groups", "describe_by_group", "level2_columns", "ols_by_group",
-    "fit_ols", "regression_anova", "fit_statistics", "coefficient_table", "ml_f_test",
+    "MixedModel", "MixedFit", "fit_mixed", "compare_ml_reml", "MethodComparison", "intraclass_correlation",
+    "FitSummary", "fixed_decimals", "examples",
+    "loglik_at", "variance_parameter_se",
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",
-    "design_matrices", "fixed_design", "marginal_covariance", "marginal_variance", "predict_fixed",
-    "naive_interval_coverage", "plots",
-    "published_values", "discrepancies", "explain_differences", "compare_with_published", "reproduce",
-    "comparison_table", "fixed_decimals", "setup_notebook",
-    "BoundaryWarning", "ConvergenceWarning", "LmmlibError", "InputError", "DataFileMissingError",
-    "DataFileMismatchError", "ConvergenceError",
+    "design_matrices", "fixed_design", "random_design", "marginal_covariance", "marginal_variance",
+    "predict_fixed",
+    "center_within_groups", "describe_by_group", "level2_columns", "ols_by_group",
+    "LmmlibError", "InputError", "ConvergenceError",
+    "LmmlibWarning", "BoundaryWarning", "ConvergenceWarning", "DroppedRowsWarning",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'lmmlib' has no attribute {name!r}")
+    module = import_module(f".{_LAZY[name] or name}", __name__)
+    value = module if _LAZY[name] is None else getattr(module, name)
+    globals()[name] = value
+    return value

@@ -13,10 +13,10 @@ design matrices X and Z stay as they are, so each replicate is refitted with
 that involve y.
 
 >>> import lmmlib
->>> hsb = lmmlib.load_hsb()
->>> slope = lmmlib.fit_mixed(hsb, "mathach ~ cses", "school", random="1 + cses")
->>> intercept = lmmlib.fit_mixed(hsb, "mathach ~ cses", "school", random="1")
->>> result = parametric_bootstrap_lrt(slope, intercept, hsb, replicates=19, seed=1, progress=False)
+>>> data = lmmlib.examples.two_level_data()
+>>> slope = lmmlib.fit_mixed(data, "y ~ x + (1 + x | group)")
+>>> intercept = lmmlib.fit_mixed(data, "y ~ x + (1 | group)")
+>>> result = parametric_bootstrap_lrt(slope, intercept, replicates=19, seed=1, progress=False)
 >>> result.replicates, len(result.replicate_g2) + result.failed, result.p_bootstrap
 (19, 19, 0.05)
 """
@@ -30,34 +30,34 @@ from itertools import islice
 import numpy as np
 import pandas as pd
 
+from .display import DisplaysAsTable
 from .errors import ConvergenceError, InputError
 from .fitting import MixedFit
 from .likelihood_ratio import likelihood_ratio_test
 from .progress import ProgressBar
-from .refit import Refitted, ResponseRefit, fitted_design
+from .refit import Refitted, ResponseRefit
 
 #: A replicate whose larger model ends more than this below the smaller one's maximum
 #: (in -2 log L) stopped short of its optimum and is counted as failed.
 NEGATIVE_STATISTIC_TOLERANCE = 1e-6
 
 
-def simulated_responses(fit: MixedFit, data: pd.DataFrame, seed: int) -> Iterator[np.ndarray]:
-    """Endless draws y* = X beta + Z b* + e* from *fit*'s estimates, for the rows of *data* it used.
+def simulated_responses(fit: MixedFit, seed: int) -> Iterator[np.ndarray]:
+    """Endless draws y* = X beta + Z b* + e* from *fit*'s estimates, for the rows its model used.
 
     b*_i ~ N(0, Psi) independently for every group, e* ~ N(0, sigma^2 I); the
     draws come from ``numpy.random.default_rng(seed)``, so the same seed gives the
     same sequence.
 
     >>> import lmmlib
-    >>> hsb = lmmlib.load_hsb()
-    >>> fit = lmmlib.fit_mixed(hsb, "mathach ~ 1", "school")
-    >>> first = next(simulated_responses(fit, hsb, seed=3))
-    >>> first.shape, bool(np.array_equal(first, next(simulated_responses(fit, hsb, seed=3))))
-    ((7185,), True)
+    >>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)")
+    >>> first = next(simulated_responses(fit, seed=3))
+    >>> first.shape, bool(np.array_equal(first, next(simulated_responses(fit, seed=3))))
+    ((240,), True)
     """
-    design = fitted_design(fit, data)
+    design = fit.model.design
     mean = design.x @ fit.fixed["estimate"].to_numpy()
-    codes, labels = pd.factorize(design.groups)
+    codes, labels = design.group_codes, design.group_labels
     # a square factor of Psi that also exists when Psi is singular (a variance on the boundary)
     values, vectors = np.linalg.eigh(fit.random_cov.to_numpy())
     factor = vectors * np.sqrt(np.clip(values, 0.0, None))
@@ -68,8 +68,8 @@ def simulated_responses(fit: MixedFit, data: pd.DataFrame, seed: int) -> Iterato
         yield mean + np.einsum("nq,nq->n", design.z, b[codes]) + e
 
 
-@dataclass(frozen=True, eq=False)
-class BootstrapLikelihoodRatioTest:
+@dataclass(frozen=True, eq=False, repr=False)
+class BootstrapLikelihoodRatioTest(DisplaysAsTable):
     """Result of :func:`parametric_bootstrap_lrt`.
 
     ``replicate_g2`` holds the G^2 of every replicate whose two refits passed the
@@ -102,11 +102,14 @@ class BootstrapLikelihoodRatioTest:
             "p (bootstrap)": self.p_bootstrap, "Monte Carlo SE": self.p_bootstrap_se,
         }])
 
+    def title(self) -> str:
+        return (f"Parametric-bootstrap likelihood-ratio test ({self.method}, seed {self.seed}) of removing "
+                f"{', '.join(self.removed)}")
 
-def parametric_bootstrap_lrt(bigger_fit: MixedFit, smaller_fit: MixedFit, data: pd.DataFrame,
-                             replicates: int = 1000, seed: int = 2024,
-                             progress: bool = True) -> BootstrapLikelihoodRatioTest:
-    """Bootstrap the likelihood-ratio test of *smaller_fit* against *bigger_fit*, both fitted to *data*.
+
+def parametric_bootstrap_lrt(bigger_fit: MixedFit, smaller_fit: MixedFit, replicates: int = 1000,
+                             seed: int = 2024, progress: bool = True) -> BootstrapLikelihoodRatioTest:
+    """Bootstrap the likelihood-ratio test of *smaller_fit* against *bigger_fit*, both fitted to the same data.
 
     Each replicate simulates a response from the smaller (null) fit
     (:func:`simulated_responses`), refits both models to it by their method
@@ -126,10 +129,10 @@ def parametric_bootstrap_lrt(bigger_fit: MixedFit, smaller_fit: MixedFit, data: 
         raise InputError(f"seed must be a non-negative whole number, so that the result can be "
                          f"reproduced; got {seed!r}")
     test = likelihood_ratio_test(bigger_fit, smaller_fit)
-    bigger, smaller = ResponseRefit.of_fit(bigger_fit, data), ResponseRefit.of_fit(smaller_fit, data)
+    bigger, smaller = ResponseRefit.of_fit(bigger_fit), ResponseRefit.of_fit(smaller_fit)
     bar = ProgressBar(replicates, "bootstrap") if progress else None
     statistics = []
-    for done, y in enumerate(islice(simulated_responses(smaller_fit, data, seed), replicates), start=1):
+    for done, y in enumerate(islice(simulated_responses(smaller_fit, seed), replicates), start=1):
         statistic = replicate_statistic(bigger.refit(y), smaller.refit(y))
         if statistic is not None:
             statistics.append(statistic)

@@ -1,17 +1,17 @@
-"""Presentation helpers: fixed-precision tables and one plotting style for every chapter.
+"""Results that display themselves: fixed-precision tables and the summary of a fit.
 
-Chapters print numbers through :func:`fixed_decimals` so that stored outputs are
+Numbers are written at fixed decimals, so that a notebook's stored outputs are
 identical from run to run (nbval compares them as text).
 
->>> import pandas as pd
 >>> fixed_decimals(pd.DataFrame({"x": [1.23456, None]}), 2)["x"].tolist()
 ['1.23', '']
 """
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
-import matplotlib as mpl
+import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_float_dtype
 
@@ -36,41 +36,132 @@ def fixed_decimals(table: pd.DataFrame, decimals: int | Mapping[str, int]) -> pd
     return result
 
 
-def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
-    """A published-versus-reproduced comparison ready to show: the reproduced value is
-    written with two more decimals than the published one, ``match`` as a check mark.
+class DisplaysAsTable:
+    """For results with a ``table()`` and a ``title()``: they show themselves as that table.
 
-    *comparison* is the output of :func:`lmmlib.compare_with_published` or
-    :func:`lmmlib.reproduce`; its table id labels the columns (shown at the top left),
-    which is also how the tests find the table in a chapter's stored outputs.
+    ``to_frame()`` is the table with its numbers; printing, or a notebook cell, shows the
+    title and the table at 4 decimals.
     """
-    shown = comparison.drop(columns=["rule"]).copy()
-    shown["reproduced"] = [more_digits(value, printed) for value, printed
-                           in zip(comparison["reproduced"], comparison["at printed precision"])]
-    shown = fixed_decimals(shown, {})
-    shown.columns.name = comparison.attrs.get("table_id")
-    return shown
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table()
+
+    def _shown(self) -> pd.DataFrame:
+        table = self.table()
+        shown = fixed_decimals(table, 4)
+        for column in (c for c in table.columns if c.startswith("p (")):
+            shown[column] = table[column].map(p_value)
+        return shown
+
+    def __repr__(self) -> str:
+        return f"{self.title()}\n{self._shown().to_string(index=False)}"
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self.title())}</p>{self._shown().to_html(index=False)}"
 
 
-def more_digits(value: float, printed: str) -> str:
-    """*value* with two more digits than *printed* shows (e-notation stays e-notation)."""
-    mantissa = printed.lower().split("e")[0]
-    digits = len(mantissa.split(".")[1]) if "." in mantissa else 0
-    return f"{value:.{digits + 2}e}" if "e" in printed.lower() else f"{value:.{digits + 2}f}"
+def p_value(value: float) -> str:
+    """A p-value at 4 decimals, or in e-notation when smaller than 0.0001.
+
+    >>> p_value(0.04321), p_value(1.4477e-48), p_value(float("nan"))
+    ('0.0432', '1.4e-48', '')
+    """
+    if pd.isna(value):
+        return ""
+    return f"{value:.4f}" if value >= 1e-4 else f"{value:.1e}"
 
 
-def setup_notebook() -> None:
-    """Pandas and matplotlib settings shared by all chapters (readable at slide size)."""
-    pd.set_option("display.precision", 4)
-    pd.set_option("display.max_columns", 20)
-    pd.set_option("display.max_colwidth", 100)
-    mpl.rcParams.update({
-        "figure.figsize": (8, 4.5),
-        "figure.dpi": 110,
-        "savefig.dpi": 110,
-        "font.size": 12,
-        "axes.titlesize": 13,
-        "axes.labelsize": 12,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-    })
+class FitSummary:
+    """A fit laid out as lme4's ``summary()``; prints as text, shows as HTML in a notebook.
+
+    ``criteria``, ``random`` and ``fixed`` are the three tables as DataFrames
+    (numbers, not text); ``notes`` the checks made at the optimum.
+    """
+
+    def __init__(self, fit) -> None:
+        self.title = f"Linear mixed model fitted by {fit.method}"
+        self.formula = fit.formula
+        criterion = "REML criterion" if fit.method == "REML" else "deviance"
+        self.criteria = pd.DataFrame({criterion: [-2 * fit.loglik], "logLik": [fit.loglik], "AIC": [fit.aic],
+                                      "BIC": [fit.bic]})
+        self.random = _random_table(fit)
+        self.fixed = fit.fixed.rename(columns={"estimate": "Estimate", "se": "Std. Error", "z": "z value"})
+        self.counts = f"Number of obs: {fit.n_obs}, groups: {fit.group}, {fit.n_groups}"
+        if fit.n_dropped:
+            self.counts += f" ({fit.n_dropped} rows with missing values left out)"
+        self.notes = _notes(fit)
+
+    def _texts(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        criteria = fixed_decimals(self.criteria, 2)
+        random = fixed_decimals(self.random, {"Variance": 4, "Std.Dev.": 4, "Corr": 2, "": 2})
+        for column in ("Groups", "Name"):          # names read from the left, as in lme4
+            width = max(len(column), *(len(text) for text in random[column]))
+            random[column] = random[column].str.ljust(width)
+        random.columns = [name.ljust(len(random[name].iloc[0])) if name in ("Groups", "Name") else name
+                          for name in random.columns]
+        fixed = fixed_decimals(self.fixed, 4).rename_axis(None)
+        return criteria, random, fixed
+
+    def __str__(self) -> str:
+        criteria, random, fixed = self._texts()
+        return "\n".join([
+            self.title, f"Formula: {self.formula}", "",
+            criteria.to_string(index=False), "",
+            "Random effects:", random.to_string(index=False), self.counts, "",
+            "Fixed effects:", fixed.to_string(), "", *self.notes,
+        ])
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        criteria, random, fixed = self._texts()
+        notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
+        return (f"<div><p><b>{html.escape(self.title)}</b><br>Formula: <code>{html.escape(self.formula)}</code></p>"
+                f"{criteria.to_html(index=False)}<p><b>Random effects</b></p>{random.to_html(index=False)}"
+                f"<p>{html.escape(self.counts)}</p><p><b>Fixed effects</b></p>{fixed.to_html()}"
+                f"<ul>{notes}</ul></div>")
+
+
+def fit_summary(fit) -> FitSummary:
+    """The summary of *fit* (what :meth:`lmmlib.MixedFit.summary` returns)."""
+    return FitSummary(fit)
+
+
+def _random_table(fit) -> pd.DataFrame:
+    """Groups, Name, Variance, Std.Dev. and the correlations of each random effect, then the residual."""
+    names, cov, corr = list(fit.random_cov.index), fit.random_cov.to_numpy(), fit.random_corr.to_numpy()
+    rows = []
+    for k, name in enumerate(names):
+        row = {"Groups": fit.group if k == 0 else "", "Name": name, "Variance": cov[k, k],
+               "Std.Dev.": float(np.sqrt(cov[k, k]))}
+        correlated = {col for row_, col in fit.covariance_pairs if row_ == k and col != k}
+        row["Corr"] = [corr[k, j] if j in correlated else np.nan for j in range(len(names) - 1)]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    width = len(names) - 1
+    corr_columns = pd.DataFrame([r["Corr"] for r in rows], columns=["Corr"] + [""] * (width - 1)) if width else None
+    table = table.drop(columns="Corr")
+    residual = pd.DataFrame([{"Groups": "Residual", "Name": "", "Variance": fit.residual_sd ** 2,
+                              "Std.Dev.": fit.residual_sd}])
+    if corr_columns is not None and corr_columns.notna().any().any():
+        table = pd.concat([table, corr_columns], axis=1)
+    return pd.concat([table, residual], ignore_index=True)
+
+
+def resolved(value: float, floor: float = 1e-6) -> str:
+    """*value* in e-notation, or ``< floor`` when it is below *floor* (rounding noise that differs by machine).
+
+    >>> resolved(3.2e-4), resolved(-2e-11), resolved(0.0)
+    ('3.2e-04', '< 1e-06', '< 1e-06')
+    """
+    return f"< {floor:.0e}" if abs(value) < floor else f"{value:.1e}"
+
+
+def _notes(fit) -> list[str]:
+    """The checks made at the optimum, in words."""
+    notes = [f"Optimum: gradient norm {resolved(fit.gradient_norm)} (scaled coordinates)"
+             + ("" if fit.hessian_positive_definite is None else
+                ", Hessian positive definite" if fit.hessian_positive_definite else
+                ", Hessian NOT positive definite")]
+    notes += [f"Boundary (singular) fit: {message}" for message in fit.boundary]
+    return notes

@@ -49,14 +49,11 @@ are flipped so that the diagonal is non-negative, as lme4 reports theta.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 import pandas as pd
-
-#: A diagonal element of Lambda below this (in absolute value) makes the fit singular, as in lme4.
-SINGULAR_TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -81,9 +78,11 @@ class CrossProducts:
     yty: float
     n: int
     groups: np.ndarray   # (m,)
+    blocks: tuple[int, ...] | None = None   # sizes of the diagonal blocks of Lambda; None: one block of size q
 
     @classmethod
-    def from_arrays(cls, y: np.ndarray, x: np.ndarray, z: np.ndarray, groups: np.ndarray) -> "CrossProducts":
+    def from_arrays(cls, y: np.ndarray, x: np.ndarray, z: np.ndarray, groups: np.ndarray,
+                    blocks: tuple[int, ...] | None = None) -> CrossProducts:
         """Accumulate the cross-products group by group; *groups* holds one label per row.
 
         >>> y, ones = np.array([1.0, 2.0, 4.0, 8.0]), np.ones((4, 1))
@@ -91,11 +90,12 @@ class CrossProducts:
         [5.0, 10.0]
         """
         codes, labels = pd.factorize(groups)
-        return cls.from_codes(y, x, z, codes, np.asarray(labels))
+        return cls.from_codes(y, x, z, codes, np.asarray(labels), blocks=blocks)
 
     @classmethod
     def from_codes(cls, y: np.ndarray, x: np.ndarray, z: np.ndarray, codes: np.ndarray,
-                   labels: np.ndarray, z_in_x: tuple[int, ...] | None = None) -> "CrossProducts":
+                   labels: np.ndarray, z_in_x: tuple[int, ...] | None = None,
+                   blocks: tuple[int, ...] | None = None) -> CrossProducts:
         """As :meth:`from_arrays`, with the groups given as codes 0..m-1 (one per row) and their labels.
 
         One weighted bincount per entry; one buffer, reused, holds the row-wise
@@ -125,47 +125,72 @@ class CrossProducts:
             for c in range(p):
                 ztx[a, c] = ztz[a, z_column_of[c]] if c in z_column_of else per_group(z[:, a], x[:, c])
             zty[a] = per_group(z[:, a], y)
-        return cls(ztz, ztx, zty, x.T @ x, x.T @ y, float(y @ y), len(y), labels)
+        return cls(ztz, ztx, zty, x.T @ x, x.T @ y, float(y @ y), len(y), labels,
+                   None if blocks is None or len(blocks) == 1 else tuple(blocks))
 
     @property
     def q(self) -> int:
         return self.ztz.shape[0]
 
     @property
+    def structure(self) -> tuple[int, ...]:
+        """The sizes of the blocks of correlated random effects: ``(q,)`` for one unstructured Psi."""
+        return (self.q,) if self.blocks is None else self.blocks
+
+    def transformed(self, t: np.ndarray) -> CrossProducts:
+        """The cross-products of the model with Z replaced by Z T (T is q x q and invertible).
+
+        >>> cp = CrossProducts.from_arrays(np.array([1.0, 2.0]), np.ones((2, 1)), np.ones((2, 1)), np.array([0, 1]))
+        >>> cp.transformed(np.array([[2.0]])).zty.tolist()
+        [[2.0, 4.0]]
+        """
+        return replace(self, ztz=np.einsum("ji,jkm,kl->ilm", t, self.ztz, t),
+                       ztx=np.einsum("ji,jkm->ikm", t, self.ztx), zty=t.T @ self.zty)
+
+    @property
     def p(self) -> int:
         return self.xtx.shape[0]
 
 
-@lru_cache(maxsize=None)
-def theta_positions(q: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of Lambda for each element of theta: the lower triangle, column by column (lme4's order).
+@cache
+def theta_positions(blocks: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of Lambda for each element of theta: the lower triangle of each diagonal block
+    of Lambda (sizes *blocks*), column by column (lme4's order).
 
-    Computed once per q (the arrays are read-only), as every evaluation needs them.
+    One block of size q is an unstructured Psi; blocks of size 1 are uncorrelated
+    random effects (lme4's ``||``).  Computed once per structure (the arrays are
+    read-only), as every evaluation needs them.
 
-    >>> [list(map(int, index)) for index in theta_positions(2)]
+    >>> [list(map(int, index)) for index in theta_positions((2,))]
     [[0, 1, 1], [0, 0, 1]]
+    >>> [list(map(int, index)) for index in theta_positions((1, 1))]
+    [[0, 1], [0, 1]]
     """
-    rows, cols = np.tril_indices(q)
+    rows, cols = np.tril_indices(sum(blocks))
+    block_of = np.repeat(np.arange(len(blocks)), blocks)
+    keep = block_of[rows] == block_of[cols]
+    rows, cols = rows[keep], cols[keep]
     order = np.lexsort((rows, cols))
     rows, cols = rows[order], cols[order]
     rows.flags.writeable = cols.flags.writeable = False
     return rows, cols
 
 
-def lambda_from_theta(theta: np.ndarray, q: int) -> np.ndarray:
-    """Lower-triangular Lambda filled column by column from theta (q (q + 1) / 2 values).
+def lambda_from_theta(theta: np.ndarray, blocks: tuple[int, ...]) -> np.ndarray:
+    """Lower-triangular (block-diagonal) Lambda filled column by column from theta.
 
-    >>> lambda_from_theta(np.array([1.0, 0.5, 2.0]), 2).tolist()
+    >>> lambda_from_theta(np.array([1.0, 0.5, 2.0]), (2,)).tolist()
     [[1.0, 0.0], [0.5, 2.0]]
     """
+    q = sum(blocks)
     lam = np.zeros((q, q))
-    lam[theta_positions(q)] = theta
+    lam[theta_positions(blocks)] = theta
     return lam
 
 
-def identity_theta(q: int) -> np.ndarray:
+def identity_theta(blocks: tuple[int, ...]) -> np.ndarray:
     """theta for Lambda = I, the optimizer's starting point (as in lme4)."""
-    rows, cols = theta_positions(q)
+    rows, cols = theta_positions(blocks)
     return (rows == cols).astype(float)
 
 
@@ -236,20 +261,32 @@ def _solve(lam: np.ndarray, cp: CrossProducts) -> _Solve:
 
 def evaluate(theta: np.ndarray, cp: CrossProducts, reml: bool) -> Evaluation:
     """The profiled deviance (-2 log L, or -2 log L_R for REML) at theta, with its gradient."""
-    lam = lambda_from_theta(theta, cp.q)
+    lam = lambda_from_theta(theta, cp.structure)
     s = _solve(lam, cp)
-    dof = cp.n - cp.p if reml else cp.n
-    deviance = s.logdet_a + dof * (1.0 + np.log(2.0 * np.pi * s.r2 / dof))
+    deviance, dof = _deviance(s, cp, reml)
     u = s.d - np.einsum("ijm,j->im", s.c, s.beta)
     ztr = cp.zty - np.einsum("ijm,j->im", cp.ztx, s.beta) - np.einsum("ijm,jm->im", s.g_lam, u)
     grad = 2.0 * np.einsum("ijm,jkm->ik", s.g_lam, s.a_inv) - 2.0 * (dof / s.r2) * (ztr @ u.T)
     if reml:
-        deviance += float(np.linalg.slogdet(s.w)[1])
         e = cp.ztx - np.einsum("ijm,jkm->ikm", s.g_lam, s.c)          # F_i - G_i Lambda C_i
         e_w = np.einsum("ijm,jk->ikm", e, np.linalg.inv(s.w))
         grad -= 2.0 * np.einsum("ikm,jkm->ij", e_w, s.c)
-    return Evaluation(deviance=float(deviance), gradient=grad[theta_positions(cp.q)], beta=s.beta,
+    return Evaluation(deviance=float(deviance), gradient=grad[theta_positions(cp.structure)], beta=s.beta,
                       sigma2=s.r2 / dof, lam=lam, w=s.w, u=u, a_inverse=s.a_inv)
+
+
+def profiled_deviance(lam: np.ndarray, cp: CrossProducts, reml: bool) -> float:
+    """The profiled deviance at any square factor Lambda of Psi / sigma^2 (not only a triangular one)."""
+    return _deviance(_solve(np.asarray(lam, dtype=float), cp), cp, reml)[0]
+
+
+def _deviance(s: _Solve, cp: CrossProducts, reml: bool) -> tuple[float, int]:
+    """The profiled deviance of a penalised least-squares solution, and its degrees of freedom (n or n - p)."""
+    dof = cp.n - cp.p if reml else cp.n
+    deviance = s.logdet_a + dof * (1.0 + np.log(2.0 * np.pi * s.r2 / dof))
+    if reml:
+        deviance += float(np.linalg.slogdet(s.w)[1])
+    return float(deviance), dof
 
 
 def deviance_at(psi: np.ndarray, sigma2: float, cp: CrossProducts, reml: bool) -> float:
@@ -275,7 +312,6 @@ class Optimum:
     evaluation: Evaluation
     gradient_norm: float              # of the log-likelihood, |d log L / d theta|
     hessian_positive_definite: bool   # of the deviance in theta, by differences of the gradient
-    singular: bool                    # a diagonal element of Lambda is (near) zero
     attempts: pd.DataFrame            # one row per optimizer pass
 
 
@@ -292,7 +328,7 @@ def minimize_deviance(cp: CrossProducts, reml: bool) -> Optimum:
     """
     rows, best = [], None
     for name in ("bfgs from Lambda = I", "bfgs restarted"):
-        search = bfgs(cp, reml, identity_theta(cp.q) if best is None else best.theta)
+        search = bfgs(cp, reml, identity_theta(cp.structure) if best is None else best.theta)
         if best is None or search.evaluation.deviance <= best.evaluation.deviance:
             best = search
         rows.append({"optimizer": name, "deviance": search.evaluation.deviance, "evaluations": search.evaluations})
@@ -302,7 +338,7 @@ def minimize_deviance(cp: CrossProducts, reml: bool) -> Optimum:
         hessian = deviance_hessian(best.theta, cp, reml, best.evaluation.gradient)
     theta, evaluation, steps = _newton_polish(best.theta, best.evaluation, hessian, cp, reml)
     rows.append({"optimizer": "newton polish", "deviance": evaluation.deviance, "evaluations": steps})
-    flipped = _nonnegative_diagonal(theta, cp.q)
+    flipped = _nonnegative_diagonal(theta, cp.structure)
     if not np.array_equal(flipped, theta):
         theta, evaluation = flipped, evaluate(flipped, cp, reml)
     deviances = np.array([row["deviance"] for row in rows])
@@ -314,7 +350,6 @@ def minimize_deviance(cp: CrossProducts, reml: bool) -> Optimum:
         theta=theta, evaluation=evaluation,
         gradient_norm=float(np.linalg.norm(evaluation.gradient)) / 2,
         hessian_positive_definite=bool(eigenvalues.min() > 1e-8 * max(1.0, eigenvalues.max())),
-        singular=bool(np.min(np.abs(np.diag(evaluation.lam)), initial=np.inf) < SINGULAR_TOLERANCE),
         attempts=attempts,
     )
 
@@ -407,8 +442,8 @@ def _downhill_from_a_zero_column(theta: np.ndarray, cp: CrossProducts, reml: boo
     there tells the two apart: a negative derivative means the deviance falls
     away from zero, and the point is returned for the search to go on from.
     """
-    lam = lambda_from_theta(theta, cp.q)
-    rows, cols = theta_positions(cp.q)
+    lam = lambda_from_theta(theta, cp.structure)
+    rows, cols = theta_positions(cp.structure)
     evaluations = 0
     for j in range(cp.q):
         if np.max(np.abs(lam[j:, j])) >= probe:
@@ -462,9 +497,9 @@ def deviance_hessian(theta: np.ndarray, cp: CrossProducts, reml: bool, gradient:
     return (hessian + hessian.T) / 2
 
 
-def _nonnegative_diagonal(theta: np.ndarray, q: int) -> np.ndarray:
+def _nonnegative_diagonal(theta: np.ndarray, blocks: tuple[int, ...]) -> np.ndarray:
     """Flip the sign of each column of Lambda whose diagonal element is negative (Psi is unchanged)."""
-    rows, cols = theta_positions(q)
-    signs = np.sign(lambda_from_theta(theta, q).diagonal())
+    rows, cols = theta_positions(blocks)
+    signs = np.sign(lambda_from_theta(theta, blocks).diagonal())
     signs[signs == 0] = 1.0
     return theta * signs[cols]

@@ -1,7 +1,13 @@
-"""Exceptions raised by lmmlib.
+"""The errors and warnings of lmmlib: one family each.
 
-Every error says what went wrong and what to do about it.  They all derive
-from :class:`LmmlibError`, so ``except lmmlib.LmmlibError`` catches any of them.
+Every error says what went wrong and what to do about it.  They all derive from
+:class:`LmmlibError`, so ``except lmmlib.LmmlibError`` catches any of them; every
+warning derives from :class:`LmmlibWarning`, so
+``warnings.simplefilter("error", lmmlib.LmmlibWarning)`` turns them all into errors.
+
+>>> import warnings, lmmlib
+>>> issubclass(lmmlib.BoundaryWarning, lmmlib.LmmlibWarning), issubclass(lmmlib.InputError, ValueError)
+(True, True)
 """
 
 
@@ -10,25 +16,33 @@ class LmmlibError(Exception):
 
 
 class InputError(LmmlibError, ValueError):
-    """The data or arguments handed to a function cannot be used as given.
+    """The data, the formula or the arguments cannot be used as given (the message says why and what to do).
 
     Example
     -------
     >>> import pandas as pd, lmmlib
-    >>> lmmlib.fit_mixed(pd.DataFrame({"y": [1.0]}), "y ~ 1", group="school")
+    >>> lmmlib.fit_mixed(pd.DataFrame({"y": [1.0]}), "y ~ 1 + (1 | school)")
     Traceback (most recent call last):
     ...
-    lmmlib.errors.InputError: the data have no column 'school' ...
+    lmmlib.errors.InputError: the grouping variable of 'y ~ 1 + (1 | school)' needs column 'school' ...
     """
 
 
-class DataFileMissingError(LmmlibError, FileNotFoundError):
-    """A data file that is not shipped with the project could not be found."""
-
-
-class DataFileMismatchError(LmmlibError):
-    """A data file was found but is not the file the project expects."""
-
-
 class ConvergenceError(LmmlibError, RuntimeError):
-    """No optimizer reached a point that passes the optimum checks."""
+    """The optimizer did not reach a point that passes the checks of an optimum."""
+
+
+class LmmlibWarning(UserWarning):
+    """Base class of every warning issued by lmmlib."""
+
+
+class BoundaryWarning(LmmlibWarning):
+    """An estimate sits on the boundary of the parameter space (a singular fit)."""
+
+
+class ConvergenceWarning(LmmlibWarning):
+    """The optimum passed the gradient check, but the Hessian there is not positive definite."""
+
+
+class DroppedRowsWarning(LmmlibWarning):
+    """Rows with missing values in the model's columns were left out."""

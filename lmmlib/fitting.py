@@ -1,29 +1,28 @@
-"""Fitting two-level linear mixed models by the profiled likelihood, with every result checked.
+"""Fitting linear mixed models by the profiled likelihood, with every result checked.
 
-:func:`fit_mixed` reads the model from a DataFrame (:mod:`lmmlib.model_frame`),
-accumulates the per-group cross-products once and minimises the profiled
-deviance of :mod:`lmmlib.engine` over the relative covariance factor theta.  The
-result is accepted only if
+:func:`fit_mixed` reads the model (:class:`lmmlib.MixedModel`) and minimises the
+profiled deviance of :mod:`lmmlib.engine` over the relative covariance factor
+theta, in the model's scaled internal coordinates.  The result is accepted only if
 
-1. the gradient of the log-likelihood in theta is below ``GRADIENT_TOLERANCE``
+1. the gradient of the log-likelihood there is below ``GRADIENT_TOLERANCE``
    (otherwise :class:`~lmmlib.errors.ConvergenceError`), and
 2. the Hessian there is positive definite, or the fit is singular (a variance on
    the boundary, where the surface may be flat); otherwise a
-   :class:`ConvergenceWarning` says the point may be a saddle.
+   :class:`~lmmlib.errors.ConvergenceWarning` says the point may be a saddle.
 
-A variance that lands on the boundary of the parameter space (zero, or a
-singular covariance matrix) is reported in :attr:`MixedFit.boundary` and with a
-:class:`BoundaryWarning`.  Standard errors of the fixed effects come from the
-fixed-effects block sigma^2 (X'V^-1 X)^-1, as nlme and lme4 report them.
+Both are judged in coordinates where every random-effect column is centred and
+scaled, so neither depends on the units of the predictors.  A fit on the boundary
+of the parameter space (a variance of zero, or random effects perfectly
+correlated) is reported in :attr:`MixedFit.boundary` and with a
+:class:`~lmmlib.errors.BoundaryWarning`.  Standard errors of the fixed effects come
+from the fixed-effects block sigma^2 (X'V^-1 X)^-1, as nlme and lme4 report them.
 
-:func:`lmmlib.fit_statsmodels` fits the same models with statsmodels' MixedLM;
-the chapters use it once each to show that both give the same answer.
-
->>> import lmmlib
->>> hsb = lmmlib.load_hsb()
->>> fit = lmmlib.fit_mixed(hsb, "mathach ~ 1", group="school", method="ML")
+>>> import lmmlib, pandas as pd
+>>> data = pd.DataFrame({"y": [3.0, 4.1, 5.2, 2.0, 2.8, 4.1, 6.2, 7.0, 7.9, 4.4, 5.1, 6.5],
+...                      "x": [0.0, 1.0, 2.0] * 4, "g": [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]})
+>>> fit = lmmlib.fit_mixed(data, "y ~ x + (1 | g)", method="ML")
 >>> round(float(fit.fixed.loc["Intercept", "estimate"]), 3), round(fit.residual_sd, 3)
-(12.637, 6.257)
+(3.846, 0.158)
 """
 from __future__ import annotations
 
@@ -33,33 +32,28 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .engine import CrossProducts, minimize_deviance
-from .errors import ConvergenceError, InputError
-from .model_frame import check_method, model_design
+from .display import fit_summary
+from .engine import minimize_deviance, theta_positions
+from .errors import BoundaryWarning, ConvergenceError, ConvergenceWarning, InputError
 
-#: Largest accepted norm of the gradient of the log-likelihood in theta at the estimate.
+#: Largest accepted norm of the gradient of the log-likelihood in the internal theta at the estimate.
 GRADIENT_TOLERANCE = 1e-2
-#: A random-effect variance below this fraction of the residual variance is "on the boundary".
-BOUNDARY_TOLERANCE = 1e-6
+#: A relative standard deviation below this puts the fit on the boundary (lme4's tolerance on theta).
+SINGULAR_TOLERANCE = 1e-4
 
 
-class BoundaryWarning(UserWarning):
-    """A variance estimate sits on the boundary of the parameter space."""
-
-
-class ConvergenceWarning(UserWarning):
-    """The optimum passed the gradient check but the Hessian there is not positive definite."""
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class MixedFit:
-    """A fitted linear mixed model in tidy form.
+    """A fitted linear mixed model: estimates in tidy tables, its checks, and the model it came from.
+
+    It displays itself as lme4's ``summary()`` lays a fit out (:meth:`summary`;
+    ``print(fit)``, or the fit as the last line of a notebook cell).
 
     Attributes
     ----------
     formula, group, random, method
-        What was fitted: fixed-effects formula, grouping column, random part
-        (e.g. ``"1"`` or ``"1 + cses"``) and ``"ML"`` or ``"REML"``.
+        What was fitted: the model in lme4's syntax, the grouping column, the random
+        part (e.g. ``"1 + cses"``, the terms before the bar) and ``"ML"`` or ``"REML"``.
     n_obs, n_groups
         Number of rows used and number of groups.
     fixed
@@ -75,7 +69,8 @@ class MixedFit:
     attempts
         One row per optimizer pass, with its log-likelihood.
     gradient_norm
-        Norm of the gradient of the (profiled) log-likelihood at the estimate.
+        Norm of the gradient of the (profiled) log-likelihood at the estimate, in the
+        model's scaled coordinates (so it does not depend on the units of the data).
     random_effects, random_effects_se
         Conditional modes (BLUPs) of the random effects, one row per group, and
         their conditional standard errors (given the estimated parameters).
@@ -83,13 +78,21 @@ class MixedFit:
         Fitted values X beta + Z b, indexed like the rows of the data that were used;
         the residuals are :attr:`residuals`.
     singular
-        True when the random-effects covariance is singular (a variance of zero or
-        a correlation of +-1), the condition lme4 calls a singular fit.
+        True when the fit is on the boundary: a variance of zero or random effects
+        perfectly correlated (lme4's singular fit, judged without regard to units).
     hessian_positive_definite
         Whether the Hessian of the deviance in theta is positive definite at the
         estimate (None when the fit comes from statsmodels, which does not check).
     n_dropped
         Rows of the data left out because of missing values.
+    theta
+        lme4's theta: the lower triangle of each block of the Cholesky factor of
+        Psi / sigma^2, column by column (``model.deviance(theta)`` is -2 ``loglik``).
+    internal_theta
+        The same optimum in the optimizer's coordinates (the model's centred and scaled
+        Z T), where the checks are made and from where refits start.
+    model
+        The :class:`lmmlib.MixedModel` (formula, design, cross-products) that was fitted.
     """
 
     formula: str
@@ -103,15 +106,18 @@ class MixedFit:
     residual_sd: float
     loglik: float
     boundary: tuple[str, ...]
-    attempts: pd.DataFrame = field(repr=False)
-    gradient_norm: float = field(repr=False)
-    random_effects: pd.DataFrame = field(repr=False)
-    random_effects_se: pd.DataFrame = field(repr=False)
-    fitted: pd.Series = field(repr=False)
-    response: pd.Series = field(repr=False)
+    attempts: pd.DataFrame
+    gradient_norm: float
+    random_effects: pd.DataFrame
+    random_effects_se: pd.DataFrame
+    fitted: pd.Series
+    response: pd.Series
     singular: bool = False
     hessian_positive_definite: bool | None = None
     n_dropped: int = 0
+    theta: np.ndarray | None = None
+    internal_theta: np.ndarray | None = None
+    model: object = field(default=None, compare=False)
 
     @property
     def random_sd(self) -> pd.Series:
@@ -133,10 +139,15 @@ class MixedFit:
         return (self.response - self.fitted).rename("residual")
 
     @property
+    def covariance_pairs(self) -> list[tuple[int, int]]:
+        """(row, column) of each free element of Psi: the lower triangle of each block, column by column."""
+        rows, cols = theta_positions(self.model.blocks)
+        return list(zip(rows.tolist(), cols.tolist()))
+
+    @property
     def n_parameters(self) -> int:
-        """Fixed effects + distinct elements of Psi + the residual variance."""
-        q = len(self.random_cov)
-        return len(self.fixed) + q * (q + 1) // 2 + 1
+        """Fixed effects + free elements of Psi + the residual variance."""
+        return len(self.fixed) + len(self.covariance_pairs) + 1
 
     @property
     def aic(self) -> float:
@@ -152,11 +163,12 @@ class MixedFit:
         """All estimates in one long table: fixed effects, random-effect SDs and covariances, residual SD.
 
         Columns: ``kind`` (fixed / random / residual), ``estimate`` and ``se``
-        (standard errors are given for fixed effects only).
+        (standard errors are given for fixed effects only).  Covariances appear
+        only between correlated random effects (one block of Psi).
 
-        >>> import lmmlib
-        >>> fit = lmmlib.fit_mixed(lmmlib.load_hsb(), "mathach ~ 1", group="school")
-        >>> fit.parameters().index.tolist()
+        >>> import lmmlib, pandas as pd
+        >>> data = pd.DataFrame({"y": [3.0, 4.1, 5.2, 2.0, 2.8, 4.1, 6.2, 7.0], "g": [1, 1, 2, 2, 3, 3, 4, 4]})
+        >>> lmmlib.fit_mixed(data, "y ~ 1 + (1 | g)").parameters().index.tolist()
         ['Intercept', 'sd(Intercept)', 'sd(residual)']
         """
         rows = [("fixed", term, r.estimate, r.se) for term, r in self.fixed.iterrows()]
@@ -164,98 +176,140 @@ class MixedFit:
         cov = self.random_cov.to_numpy()
         for k, name in enumerate(names):
             rows.append(("random", f"sd({name})", float(np.sqrt(cov[k, k])), np.nan))
-        for k in range(len(names)):
-            for m in range(k + 1, len(names)):
-                rows.append(("random", f"cov({names[k]},{names[m]})", float(cov[k, m]), np.nan))
+        for row, col in sorted(pair[::-1] for pair in self.covariance_pairs if pair[0] != pair[1]):
+            rows.append(("random", f"cov({names[row]},{names[col]})", float(cov[row, col]), np.nan))
         rows.append(("residual", "sd(residual)", self.residual_sd, np.nan))
         table = pd.DataFrame(rows, columns=["kind", "parameter", "estimate", "se"])
         return table.set_index("parameter")
 
-    def __str__(self) -> str:
-        lines = [
-            f"Linear mixed model fitted by {self.method}: {self.formula}, random = ~{self.random} | {self.group}",
-            f"{self.n_obs} observations in {self.n_groups} groups; "
-            f"{'restricted ' if self.method == 'REML' else ''}log-likelihood {self.loglik:.2f}, "
-            f"AIC {self.aic:.2f}, BIC {self.bic:.2f}",
-            self.parameters().to_string(float_format=lambda v: f"{v:.4f}", na_rep=""),
-        ]
-        lines += [f"Boundary: {message}" for message in self.boundary]
-        return "\n".join(lines)
+    def to_frame(self) -> pd.DataFrame:
+        """The estimates as one tidy table (as broom.mixed's ``tidy``): effect, group, term, estimate, se, z.
+
+        Random-effect parameters are SDs (``sd__x``) and correlations (``cor__x.w``);
+        the residual SD is ``sd__Observation`` in group ``Residual``.
+        """
+        rows = [("fixed", "", term, r.estimate, r.se, r.z) for term, r in self.fixed.iterrows()]
+        names, sd, corr = list(self.random_cov.index), self.random_sd, self.random_corr.to_numpy()
+        rows += [("ran_pars", self.group, f"sd__{name}", sd[name], np.nan, np.nan) for name in names]
+        rows += [("ran_pars", self.group, f"cor__{names[col]}.{names[row]}", corr[row, col], np.nan, np.nan)
+                 for row, col in self.covariance_pairs if row != col]
+        rows.append(("ran_pars", "Residual", "sd__Observation", self.residual_sd, np.nan, np.nan))
+        return pd.DataFrame(rows, columns=["effect", "group", "term", "estimate", "se", "z"])
+
+    def summary(self):
+        """The fit laid out as lme4's ``summary()``: criteria, random effects, fixed effects, checks."""
+        return fit_summary(self)
+
+    def __repr__(self) -> str:
+        return str(self.summary())
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def simulate(self, seed: int):
+        """Endless draws of the response from this fit's estimates (see :func:`lmmlib.simulated_responses`)."""
+        from .bootstrap import simulated_responses
+        return simulated_responses(self, seed)
 
 
-def fit_mixed(data: pd.DataFrame, formula: str, group: str, random: str = "1",
+def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random: str | None = None,
               method: str = "REML") -> MixedFit:
-    """Fit a two-level linear mixed model and return a checked, tidy :class:`MixedFit`.
+    """Fit a linear mixed model and return a checked, tidy :class:`MixedFit`.
 
     Parameters
     ----------
     data
         One row per level-1 unit.
     formula
-        Fixed part as a patsy formula, e.g. ``"mathach ~ cses"`` (factors,
-        interactions and transformations as patsy allows).
-    group
-        Column identifying the groups (level-2 units).
-    random
-        Random part as the right-hand side of a formula: ``"1"`` for a random
-        intercept, ``"1 + cses"`` for a random intercept and slope (with an
-        unstructured covariance), ``"0 + cses"`` for a slope only.
+        lme4's syntax: ``"mathach ~ cses + (1 + cses | school)"`` -- the fixed part
+        as a patsy formula (factors, interactions and transformations as in
+        statsmodels; ``^`` inside ``I()`` is a power, as in R) and the random part
+        as ``(terms | group)``: ``(1 | g)`` a random intercept, ``(x | g)`` or
+        ``(1 + x | g)`` an intercept and slope with an unstructured covariance,
+        ``(0 + x | g)`` a slope only, ``(1 + x || g)`` uncorrelated effects,
+        ``(Machine | Worker)`` one effect per level of a factor.  One grouping
+        factor per model.
+    group, random
+        The older three-part form: ``fit_mixed(data, "mathach ~ cses", "school", "1 + cses")``
+        means ``"mathach ~ cses + (1 + cses | school)"``.
     method
         ``"REML"`` (default) or ``"ML"``.
 
-    Rows with a missing value in a column the model uses are dropped with a warning
-    that says how many.
+    Rows with a missing value in a column the model uses are dropped with a
+    warning that says how many.  Equivalent to ``MixedModel(data, formula).fit(method)``.
 
-    >>> import lmmlib
-    >>> fit = lmmlib.fit_mixed(lmmlib.load_hsb(), "mathach ~ 1", group="school", method="REML")
-    >>> round(float(fit.random_sd["Intercept"]), 3), round(fit.loglik, 2)
-    (2.935, -23558.4)
+    >>> import lmmlib, pandas as pd
+    >>> data = pd.DataFrame({"y": [3.0, 4.1, 5.2, 2.0, 2.8, 4.1, 6.2, 7.0, 7.9, 4.4, 5.1, 6.5],
+    ...                      "x": [0.0, 1.0, 2.0] * 4, "g": [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]})
+    >>> fit = lmmlib.fit_mixed(data, "y ~ x + (1 | g)", method="REML")
+    >>> round(float(fit.fixed.loc["x", "estimate"]), 4), fit.n_groups
+    (1.0125, 4)
     """
-    method = check_method(method)
-    design = model_design(data, formula, group, random)
-    cp = CrossProducts.from_codes(design.y, design.x, design.z, design.group_codes, design.group_labels,
-                                  design.z_in_x)
+    from .model import MixedModel
+    return MixedModel(data, formula, group, random).fit(method)
+
+
+def fit_model(model, method: str) -> MixedFit:
+    """Minimise *model*'s profiled deviance by *method* and check the optimum (see :meth:`MixedModel.fit`)."""
+    cp, text = model.cross_products, model.formula.text
     optimum = minimize_deviance(cp, reml=method == "REML")
     if not np.isfinite(optimum.evaluation.deviance) or optimum.gradient_norm > GRADIENT_TOLERANCE:
         raise ConvergenceError(
-            f"the {method} fit of {formula} (random ~{random} | {group}) did not reach an optimum: "
-            f"the gradient of the log-likelihood has norm {optimum.gradient_norm:.3g} there "
-            f"(accepted: below {GRADIENT_TOLERANCE}). Optimizer passes:\n{optimum.attempts.to_string()}\n"
-            "Simplify the random part (fewer random terms) or rescale the predictors."
+            f"the {method} fit of {text} did not reach an optimum: the gradient of the log-likelihood (in "
+            f"scaled coordinates) has norm {optimum.gradient_norm:.3g} there (accepted: below "
+            f"{GRADIENT_TOLERANCE}). Optimizer passes:\n{optimum.attempts.to_string()}\n"
+            "Simplify the random part (fewer random terms or uncorrelated ones, ||)."
         )
     solution = optimum.evaluation
-    names = pd.Index(design.random_names)
-    random_cov = pd.DataFrame(solution.sigma2 * solution.lam @ solution.lam.T, index=names, columns=names)
-    boundary = boundary_messages(random_cov, solution.sigma2)
+    names = pd.Index(model.random_names)
+    lam = model.scaling @ solution.lam                      # Lambda in the units of the data
+    random_cov = pd.DataFrame(solution.sigma2 * lam @ lam.T, index=names, columns=names)
+    boundary = boundary_messages(solution.lam, random_cov, solution.sigma2, model.column_scale)
     for message in boundary:
-        warnings.warn(f"{method} fit of {formula}: {message}", BoundaryWarning, stacklevel=2)
-    if not optimum.hessian_positive_definite and not optimum.singular:
-        warnings.warn(f"{method} fit of {formula}: the gradient is zero but the Hessian is not positive "
+        warnings.warn(f"{method} fit of {text}: {message}", BoundaryWarning, stacklevel=3)
+    if not optimum.hessian_positive_definite and not boundary:
+        warnings.warn(f"{method} fit of {text}: the gradient is zero but the Hessian is not positive "
                       "definite, so the estimate may be a saddle point; try another parametrisation",
-                      ConvergenceWarning, stacklevel=2)
+                      ConvergenceWarning, stacklevel=3)
     se = np.sqrt(solution.sigma2 * np.diag(np.linalg.inv(solution.w)))
     fixed = pd.DataFrame(np.column_stack([solution.beta, se, solution.beta / se]),
-                         index=pd.Index(design.fixed_names, name="term"), columns=["estimate", "se", "z"])
-    modes, modes_se = _conditional_modes(solution, cp.groups, names, group)
+                         index=pd.Index(model.fixed_names, name="term"), columns=["estimate", "se", "z"])
+    modes, modes_se = _conditional_modes(lam, solution, cp.groups, names, model.group)
+    design = model.design
     fitted = design.x @ solution.beta
     for column, mode in zip(design.z.T, modes.to_numpy().T):
         fitted += column * mode[design.group_codes]
     index = design.frame.index
     return MixedFit(
-        formula=formula, group=group, random=random, method=method, n_obs=cp.n, n_groups=len(cp.groups),
+        formula=text, group=model.group, random=model.formula.random_text, method=method,
+        n_obs=cp.n, n_groups=len(cp.groups),
         fixed=fixed, random_cov=random_cov, residual_sd=float(np.sqrt(solution.sigma2)),
         loglik=-solution.deviance / 2, boundary=tuple(boundary), attempts=optimum.attempts,
         gradient_norm=optimum.gradient_norm, random_effects=modes, random_effects_se=modes_se,
         fitted=pd.Series(fitted, index=index, name="fitted", copy=False),
-        response=pd.Series(design.y, index=index, name=formula.split("~")[0].strip(), copy=False),
-        singular=optimum.singular or bool(boundary),
-        hessian_positive_definite=optimum.hessian_positive_definite, n_dropped=len(data) - cp.n,
+        response=pd.Series(design.y, index=index, name=model.formula.response, copy=False),
+        singular=bool(boundary), hessian_positive_definite=optimum.hessian_positive_definite,
+        n_dropped=model.n_dropped, theta=lme4_theta(lam, model.blocks), internal_theta=optimum.theta,
+        model=model,
     )
 
 
-def _conditional_modes(solution, groups: np.ndarray, names: pd.Index, group: str):
+def lme4_theta(lam: np.ndarray, blocks: tuple[int, ...]) -> np.ndarray:
+    """lme4's theta for a (block-diagonal, not necessarily triangular) factor Lambda of Psi / sigma^2.
+
+    The lower-triangular factor L with L L' = Lambda Lambda' and a non-negative
+    diagonal, from the QR decomposition of Lambda' (which exists when Psi is singular too).
+
+    >>> lme4_theta(np.array([[0.0, 2.0], [1.0, 1.0]]), (2,)).round(6).tolist()
+    [2.0, 1.0, 1.0]
+    """
+    r = np.linalg.qr(lam.T, mode="r")
+    lower = r.T * np.where(np.diag(r) < 0, -1.0, 1.0)
+    return lower[theta_positions(blocks)]
+
+
+def _conditional_modes(lam: np.ndarray, solution, groups: np.ndarray, names: pd.Index, group: str):
     """b_i = Lambda u_i and the SDs of b_i given y: sigma^2 Lambda A_i^-1 Lambda' (parameters at their estimates)."""
-    lam = solution.lam
     modes = (lam @ solution.u).T
     variances = solution.sigma2 * np.einsum("ij,jkm,ik->mi", lam, solution.a_inverse, lam)
     index = pd.Index(groups, name=group)
@@ -263,25 +317,43 @@ def _conditional_modes(solution, groups: np.ndarray, names: pd.Index, group: str
             pd.DataFrame(np.sqrt(np.maximum(variances, 0.0)), index=index, columns=names))
 
 
-def boundary_messages(random_cov: pd.DataFrame, residual_var: float) -> list[str]:
-    """What lies on the boundary of the parameter space: a zero variance, or else a singular Psi.
+def boundary_messages(internal_lambda: np.ndarray, random_cov: pd.DataFrame, residual_var: float,
+                      column_scale: np.ndarray) -> list[str]:
+    """What lies on the boundary of the parameter space: a zero variance, or perfectly correlated effects.
 
-    A variance counts as zero below ``BOUNDARY_TOLERANCE`` times the residual
-    variance.  Shared by :func:`fit_mixed` and :func:`lmmlib.fit_statsmodels`.
+    The verdict is lme4's, made scale-free: the fit is singular when Lambda Lambda'
+    in the optimizer's coordinates (Psi / sigma^2 for centred, unit-variance
+    random-effect columns) has an eigenvalue below ``SINGULAR_TOLERANCE`` squared
+    times its largest (at least 1), so rescaling or shifting a predictor never
+    changes it.  A variance counts as zero when it is that small on the same scale
+    (the variance of the column's contribution z b relative to sigma^2).
 
-    >>> psi = pd.DataFrame([[4.0, 2.0], [2.0, 1.0]], index=["Intercept", "cses"], columns=["Intercept", "cses"])
-    >>> boundary_messages(psi, residual_var=36.0)
-    ['the random-effects covariance matrix is singular (a correlation of +1 or -1 between random effects)']
+    >>> psi = pd.DataFrame([[4.0, 2.0], [2.0, 1.0]], index=["Intercept", "x"], columns=["Intercept", "x"])
+    >>> boundary_messages(np.array([[0.2, 0.0], [0.1, 0.0]]), psi, 36.0, np.ones(2))
+    ['the random Intercept and x effects are perfectly correlated (correlation +1)']
     """
+    relative = internal_lambda @ internal_lambda.T
+    eigenvalues = np.linalg.eigvalsh(relative)
+    limit = SINGULAR_TOLERANCE ** 2 * max(1.0, eigenvalues.max())
+    if eigenvalues.min() > limit:
+        return []
     names = list(random_cov.index)
-    cov = random_cov.to_numpy()
-    messages = [f"the variance of the random {name!r} effect is estimated as 0"
-                for k, name in enumerate(names) if cov[k, k] <= BOUNDARY_TOLERANCE * residual_var]
-    if not messages and len(names) > 1:
-        eigenvalues = np.linalg.eigvalsh(cov)
-        if eigenvalues.min() <= BOUNDARY_TOLERANCE * eigenvalues.max():
-            messages.append("the random-effects covariance matrix is singular "
-                            "(a correlation of +1 or -1 between random effects)")
+    scaled = random_cov.to_numpy() * np.outer(column_scale, column_scale) / residual_var
+    zero = [k for k in range(len(names)) if scaled[k, k] <= limit]
+    messages = [f"the variance of the random {names[k]!r} effect is estimated as 0" for k in zero]
+    live = [k for k in range(len(names)) if k not in zero]
+    rest = scaled[np.ix_(live, live)]
+    if not live or np.linalg.eigvalsh(rest).min() > limit:
+        return messages
+    sd = np.sqrt(np.diag(rest))
+    if len(live) == 2:
+        sign = "+1" if rest[0, 1] > 0 else "-1"
+        messages.append(f"the random {names[live[0]]} and {names[live[1]]} effects are perfectly correlated "
+                        f"(correlation {sign})")
+    else:
+        listed = ", ".join(names[k] for k in live)
+        messages.append(f"the covariance matrix of the random effects ({listed}) is singular: one of them is a "
+                        f"linear combination of the others (smallest SD ratio {sd.min():.2g})")
     return messages
 
 
@@ -290,7 +362,7 @@ class MethodComparison:
     """An ML fit and a REML fit of the same model, side by side.
 
     >>> import lmmlib
-    >>> both = lmmlib.compare_ml_reml(lmmlib.load_hsb(), "mathach ~ 1", group="school")
+    >>> both = lmmlib.compare_ml_reml(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)")
     >>> both.table().columns.tolist()
     ['ML estimate', 'ML se', 'REML estimate', 'REML se']
     """
@@ -307,19 +379,21 @@ class MethodComparison:
         })
 
 
-def compare_ml_reml(data: pd.DataFrame, formula: str, group: str, random: str = "1") -> MethodComparison:
-    """Fit the same model by ML and by REML (see :func:`fit_mixed` for the arguments)."""
-    return MethodComparison(ml=fit_mixed(data, formula, group, random, method="ML"),
-                            reml=fit_mixed(data, formula, group, random, method="REML"))
+def compare_ml_reml(data: pd.DataFrame, formula: str, group: str | None = None,
+                    random: str | None = None) -> MethodComparison:
+    """Fit the same model by ML and by REML (see :func:`fit_mixed` for the arguments); the model is read once."""
+    from .model import MixedModel
+    model = MixedModel(data, formula, group, random)
+    return MethodComparison(ml=model.fit("ML"), reml=model.fit("REML"))
 
 
 def intraclass_correlation(fit: MixedFit) -> float:
     """psi^2 / (psi^2 + sigma^2) for a random-intercept-only fit.
 
     >>> import lmmlib
-    >>> fit = lmmlib.fit_mixed(lmmlib.load_hsb(), "mathach ~ 1", group="school")
-    >>> round(lmmlib.intraclass_correlation(fit), 3)
-    0.18
+    >>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ 1 + (1 | group)")
+    >>> 0 < lmmlib.intraclass_correlation(fit) < 1
+    True
     """
     if list(fit.random_cov.index) != ["Intercept"]:
         raise InputError("the intra-class correlation is defined here for a random-intercept-only "

@@ -11,9 +11,8 @@ sigma, with the fixed effects at their generalised-least-squares estimate:
 with V_i = Z_i Psi Z_i' + sigma^2 I and r = y - X beta_hat.
 
 >>> import lmmlib
->>> hsb = lmmlib.load_hsb()
->>> fit = lmmlib.fit_mixed(hsb, "mathach ~ 1", "school")
->>> abs(loglik_at(fit, hsb, fit.random_cov, fit.residual_sd) - fit.loglik) < 1e-6
+>>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 + x | group)")
+>>> abs(loglik_at(fit, fit.random_cov, fit.residual_sd) - fit.loglik) < 1e-6
 True
 """
 from __future__ import annotations
@@ -21,36 +20,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .engine import CrossProducts, deviance_at
+from .engine import deviance_at
 from .errors import InputError
 from .fitting import MixedFit
-from .model_frame import model_design
 
 
-def loglik_at(fit: MixedFit, data: pd.DataFrame, random_cov, residual_sd: float) -> float:
-    """Log-likelihood (ML or REML, as *fit*) of *fit*'s model for *data* at Psi = *random_cov*
-    and sigma = *residual_sd*, the fixed effects set to their GLS estimate."""
-    return _loglik_function(fit, data)(random_cov, residual_sd)
-
-
-def _loglik_function(fit: MixedFit, data: pd.DataFrame):
-    """loglik(random_cov, residual_sd) for *fit*'s model and *data*, the cross-products computed once."""
-    design = model_design(data, fit.formula, fit.group, fit.random)
-    cp = CrossProducts.from_arrays(design.y, design.x, design.z, design.groups)
+def loglik_at(fit: MixedFit, random_cov, residual_sd: float) -> float:
+    """Log-likelihood (ML or REML, as *fit*) of *fit*'s model at Psi = *random_cov* and
+    sigma = *residual_sd*, the fixed effects set to their GLS estimate."""
+    model = fit.model
     q = len(fit.random_cov)
-
-    def loglik(random_cov, residual_sd: float) -> float:
-        psi = np.atleast_2d(np.asarray(random_cov, dtype=float))
-        if psi.shape != (q, q) or not np.allclose(psi, psi.T):
-            raise InputError(f"random_cov must be a symmetric {q}x{q} matrix like the fit's Psi")
-        if residual_sd <= 0:
-            raise InputError(f"residual_sd must be positive, not {residual_sd}")
-        return -deviance_at(psi, residual_sd ** 2, cp, reml=fit.method == "REML") / 2
-
-    return loglik
+    psi = np.atleast_2d(np.asarray(random_cov, dtype=float))
+    if psi.shape != (q, q) or not np.allclose(psi, psi.T):
+        raise InputError(f"random_cov must be a symmetric {q}x{q} matrix like the fit's Psi")
+    if residual_sd <= 0:
+        raise InputError(f"residual_sd must be positive, not {residual_sd}")
+    inverse = np.linalg.inv(model.scaling)
+    internal = inverse @ psi @ inverse.T                  # Psi in the model's internal coordinates
+    return -deviance_at(internal, residual_sd ** 2, model.cross_products, reml=fit.method == "REML") / 2
 
 
-def variance_parameter_se(fit: MixedFit, data: pd.DataFrame, step: float = 1e-3) -> pd.DataFrame:
+def variance_parameter_se(fit: MixedFit, random_cov=None, residual_sd: float | None = None,
+                          step: float = 1e-3) -> pd.DataFrame:
     """Asymptotic standard errors of the variance parameters from the observed information.
 
     The parameters are the variances and covariances of the random effects and the
@@ -62,35 +53,39 @@ def variance_parameter_se(fit: MixedFit, data: pd.DataFrame, step: float = 1e-3)
     information, as mixed-model software reports it.  Such standard errors are a
     poor basis for tests or intervals (see the random-coefficients chapter).
 
+    By default the information is taken at the fit's estimates; *random_cov* and
+    *residual_sd* take it at another point (for instance where another program
+    stopped, to compare its standard errors with these).
+
     >>> import lmmlib
-    >>> hsb = lmmlib.load_hsb()
-    >>> table = variance_parameter_se(lmmlib.fit_mixed(hsb, "mathach ~ 1", "school"), hsb)
+    >>> table = variance_parameter_se(lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)"))
     >>> table.index.tolist()
     ['var(Intercept)', 'var(residual)']
     """
     names = list(fit.random_cov.index)
-    pairs = [(k, m) for k in range(len(names)) for m in range(k, len(names))]
+    pairs = [(col, row) for row, col in fit.covariance_pairs]
     labels = [f"var({names[k]})" if k == m else f"cov({names[k]},{names[m]})" for k, m in pairs]
     labels.append("var(residual)")
-    psi = fit.random_cov.to_numpy()
-    theta = np.array([psi[k, m] for k, m in pairs] + [fit.residual_sd ** 2])
-    if fit.boundary:
+    at_estimate = random_cov is None and residual_sd is None
+    psi = np.atleast_2d(np.asarray(fit.random_cov if random_cov is None else random_cov, dtype=float))
+    sigma = fit.residual_sd if residual_sd is None else float(residual_sd)
+    theta = np.array([psi[k, m] for k, m in pairs] + [sigma ** 2])
+    if at_estimate and fit.boundary:
         raise InputError(f"the fit is on the boundary of the parameter space ({'; '.join(fit.boundary)}): "
                          "standard errors from the information matrix are undefined there")
-
-    loglik_for = _loglik_function(fit, data)
 
     def loglik(values: np.ndarray) -> float:
         matrix = np.zeros_like(psi)
         for (k, m), value in zip(pairs, values[:-1]):
             matrix[k, m] = matrix[m, k] = value
-        return loglik_for(matrix, float(np.sqrt(values[-1])))
+        return loglik_at(fit, matrix, float(np.sqrt(values[-1])))
 
     scale = np.maximum(np.abs(theta), 1e-3)
     # Richardson extrapolation removes the h^2 term of the central-difference error
     hessian = (4 * _hessian(loglik, theta, step / 2 * scale) - _hessian(loglik, theta, step * scale)) / 3
     covariance = np.linalg.inv(-hessian)
-    return pd.DataFrame({"estimate": theta, "se": np.sqrt(np.diag(covariance))}, index=pd.Index(labels, name="parameter"))
+    return pd.DataFrame({"estimate": theta, "se": np.sqrt(np.diag(covariance))},
+                        index=pd.Index(labels, name="parameter"))
 
 
 def _hessian(function, point: np.ndarray, steps: np.ndarray) -> np.ndarray:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .display import DisplaysAsTable
 from .errors import InputError
 from .fitting import MixedFit
 
@@ -28,6 +29,7 @@ def mixture_pvalue(g2: float, df: int) -> float:
 
     chi-square(0) is a point mass at zero, so for df = 1 this is half the naive p-value.
     """
+    from scipy import stats
     if df < 1:
         raise InputError(f"a boundary-corrected test needs df >= 1, not {df}")
     if g2 < 0:
@@ -36,9 +38,9 @@ def mixture_pvalue(g2: float, df: int) -> float:
     return 0.5 * lower + 0.5 * float(stats.chi2.sf(g2, df))
 
 
-@dataclass(frozen=True)
-class LikelihoodRatioTest:
-    """Result of :func:`likelihood_ratio_test`."""
+@dataclass(frozen=True, repr=False)
+class LikelihoodRatioTest(DisplaysAsTable):
+    """Result of :func:`likelihood_ratio_test`; shows itself as its one-row table."""
 
     loglik_larger: float
     loglik_smaller: float
@@ -57,21 +59,28 @@ class LikelihoodRatioTest:
             "p (50:50 mixture)": self.p_boundary,
         }])
 
+    def title(self) -> str:
+        return f"Likelihood-ratio test ({self.method}) of removing {', '.join(self.removed)}"
+
 
 def covariance_parameter_names(fit: MixedFit) -> set[str]:
-    """Names of the variance-covariance parameters of the random part of *fit*."""
+    """Names of the free variance-covariance parameters of the random part of *fit*.
+
+    A covariance is a parameter only between correlated random effects (one block of Psi).
+    """
     names = list(fit.random_cov.index)
-    variances = {f"var({a})" for a in names}
-    covariances = {f"cov({names[k]},{names[m]})" for k in range(len(names)) for m in range(k + 1, len(names))}
-    return variances | covariances
+    return {f"var({names[row]})" if row == col else f"cov({names[col]},{names[row]})"
+            for row, col in fit.covariance_pairs}
 
 
 def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRatioTest:
     """Test *smaller* against *larger*, a model that contains it.
 
     *smaller* must keep a subset of the fixed terms and a subset of the random terms
-    of *larger*, and leave out at least one.  Both fits must use the same data (rows,
-    groups) and the same method; under REML the fixed terms must be identical,
+    of *larger*, and leave out at least one; the data are compared, not only the
+    names: both fits must have the same response values in the same rows and groups,
+    and the smaller model's X and Z columns must lie in the span of the larger
+    model's.  Both must use the same method; under REML the fixed terms must be identical,
     because the restricted likelihood depends on the fixed-effects design (use ML
     to compare fixed effects).  The degrees of freedom are the number of parameters
     left out.  Besides the naive chi-square p-value, ``p_boundary`` gives the
@@ -80,31 +89,33 @@ def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRati
     on the boundary), and NaN when both are removed (test them one at a time).
 
     >>> import lmmlib
-    >>> hsb = lmmlib.load_hsb()
-    >>> full = lmmlib.fit_mixed(hsb, "mathach ~ cses", "school", random="1 + cses")
-    >>> reduced = lmmlib.fit_mixed(hsb, "mathach ~ cses", "school", random="1")
+    >>> data = lmmlib.examples.two_level_data()
+    >>> full = lmmlib.fit_mixed(data, "y ~ x + (1 + x | group)")
+    >>> reduced = lmmlib.fit_mixed(data, "y ~ x + (1 | group)")
     >>> test = lmmlib.likelihood_ratio_test(full, reduced)
-    >>> round(test.g2, 2), test.df
-    (9.76, 2)
+    >>> test.df, bool(test.g2 > 0)
+    (2, True)
     """
+    from scipy import stats
     problems = []
     if larger.method != smaller.method:
         problems.append(f"one fit is {larger.method}, the other {smaller.method}")
-    if (larger.n_obs, larger.n_groups, larger.group) != (smaller.n_obs, smaller.n_groups, smaller.group):
-        problems.append("the fits use different data (numbers of rows or groups, or grouping column)")
     fixed_large, fixed_small = set(larger.fixed.index), set(smaller.fixed.index)
     random_large, random_small = set(larger.random_cov.index), set(smaller.random_cov.index)
+    covariance_large, covariance_small = covariance_parameter_names(larger), covariance_parameter_names(smaller)
     if larger.method == "REML" and fixed_large != fixed_small:
         problems.append("REML likelihoods of models with different fixed effects cannot be compared "
                         f"({sorted(fixed_large)} vs {sorted(fixed_small)}); refit both by ML")
-    elif not (fixed_small <= fixed_large and random_small <= random_large) or (
-            fixed_small == fixed_large and random_small == random_large):
+    elif not (fixed_small <= fixed_large and covariance_small <= covariance_large) or (
+            fixed_small == fixed_large and covariance_small == covariance_large):
         problems.append(f"the second model (fixed {sorted(fixed_small)}, random {sorted(random_small)}) is not "
                         f"nested in the first (fixed {sorted(fixed_large)}, random {sorted(random_large)}); "
                         "check which fit is the larger one")
+    if not problems:             # the data only matter for fits that could otherwise be compared
+        problems = same_data_problems(larger, smaller)
     if problems:
         raise InputError("likelihood_ratio_test: " + "; ".join(problems))
-    removed_random = covariance_parameter_names(larger) - covariance_parameter_names(smaller)
+    removed_random = covariance_large - covariance_small
     removed_fixed = {f"fixed({term})" for term in fixed_large - fixed_small}
     g2 = 2 * (larger.loglik - smaller.loglik)
     if g2 < -1e-6:
@@ -124,3 +135,23 @@ def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRati
         p_naive=p_naive, p_boundary=p_boundary, method=larger.method,
         removed=tuple(sorted(removed_random | removed_fixed)),
     )
+
+
+def same_data_problems(larger: MixedFit, smaller: MixedFit) -> list[str]:
+    """Why two fits cannot be compared as nested models of the same data (empty if they can).
+
+    The response, the rows and the groups must be identical, and every column of
+    the smaller model's X and Z must lie in the span of the larger model's (so that
+    a predictor with the same name but other values is caught).
+    """
+    problems = larger.model.same_data_problems(smaller.model)
+    if problems:
+        return [f"the fits were not made from the same data: {'; '.join(problems)}"]
+    big, small = larger.model.design, smaller.model.design
+    for part, wide, narrow in (("fixed", big.x, small.x), ("random", big.z, small.z)):
+        coefficients = np.linalg.lstsq(wide, narrow, rcond=None)[0]
+        left = np.linalg.norm(narrow - wide @ coefficients, axis=0)
+        if np.any(left > 1e-8 * np.maximum(np.linalg.norm(narrow, axis=0), 1e-300)):
+            problems.append(f"the second model's {part} columns are not in the span of the first's (the same "
+                            "names with other values, or a model that is not nested)")
+    return problems

@@ -1,18 +1,19 @@
-"""Checking a mixed model's inputs and turning a DataFrame into y, X and Z.
+"""Reading a mixed model from a DataFrame: the rows it uses and its matrices y, X and Z.
 
-Shared by :func:`lmmlib.fit_mixed`, the statsmodels cross-check and the
-likelihood helpers, so that all of them read a model from the data the same way.
+This is the one module that uses a formula library (patsy), so that factors,
+interactions and transformations mean what they mean in statsmodels.  When every
+term is numeric -- columns, their products (interactions) and arithmetic inside
+``I()`` -- the matrices are built directly from the columns, which gives patsy's
+matrix (same columns, same order, same names) several times faster; anything else
+goes through patsy.  :func:`new_rows_matrix` builds the matrices of new rows with
+what the model learnt from its own rows (the levels of a factor, and the mean and
+SD that the stateful transforms ``center()`` and ``standardize()`` use).
 
-Formulas are read by patsy, so factors, interactions and transformations mean
-what they mean in statsmodels.  When every term is numeric -- columns, their
-products (interactions) and arithmetic inside ``I()`` -- the matrices are built
-directly from the columns, which gives patsy's matrix (same columns, same
-order, same names) several times faster; anything else goes through patsy.
-
->>> import lmmlib
->>> design = model_design(lmmlib.load_hsb(), "mathach ~ cses", "school", "1 + cses")
->>> design.fixed_names, design.random_names, design.x.shape
-(['Intercept', 'cses'], ['Intercept', 'cses'], (7185, 2))
+>>> from lmmlib.formula import parse_formula
+>>> data = pd.DataFrame({"y": [1.0, 2.0, 4.0, 3.0], "days": [0, 1, 0, 1], "g": ["a", "a", "b", "b"]})
+>>> design = model_design(data, parse_formula("y ~ days + (days || g)"))
+>>> design.fixed_names, design.random_names, design.x.shape, design.blocks
+(['Intercept', 'days'], ['Intercept', 'days'], (4, 2), (1, 1))
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ import pandas as pd
 import patsy
 
 from .checks import require_columns, require_frame, require_numeric
-from .errors import InputError
+from .errors import DroppedRowsWarning, InputError
+from .formula import MixedFormula, python_powers
 
 METHODS = ("ML", "REML")
 #: patsy need not look for missing values: model_frame has dropped incomplete rows, and
@@ -44,29 +46,27 @@ def check_method(method: str) -> str:
     return key
 
 
-def model_frame(data: pd.DataFrame, formula: str, group: str, random: str) -> pd.DataFrame:
+def model_frame(data: pd.DataFrame, formula: MixedFormula) -> pd.DataFrame:
     """Check the inputs and return the rows the model can use (complete cases).
 
     Rows with a missing value in a column the model uses are dropped with a
-    warning that says how many; when none is missing, *data* itself is returned
-    (it is read, never changed).
+    :class:`~lmmlib.errors.DroppedRowsWarning` that says how many; when none is
+    missing, *data* itself is returned (it is read, never changed).
     """
     require_frame(data, "fit_mixed")
-    if not isinstance(group, str):
-        raise InputError(f"group must be the name of a column, not {group!r}")
-    require_columns(data, [group], f"the grouping variable of {formula!r}")
-    random_columns = formula_variables(data, f"~{random}")
-    used = sorted(formula_variables(data, formula) | random_columns | {group})
-    response = formula.split("~")[0].strip()
-    if response in data.columns:
-        require_numeric(data, [response], f"the response of {formula!r}")
-    require_numeric(data, sorted(random_columns), f"the random part ~{random}")
+    group = formula.group
+    require_columns(data, [group], f"the grouping variable of {formula.text!r}")
+    random_columns = set().union(*(formula_variables(data, f"~{term.expression}")
+                                   for term in formula.random_terms))
+    used = sorted(formula_variables(data, formula.fixed) | random_columns | {group})
+    if formula.response in data.columns:
+        require_numeric(data, [formula.response], f"the response of {formula.text!r}")
     complete = ~np.logical_or.reduce([pd.isna(data[column].to_numpy()) for column in used])
     frame = data
     if not complete.all():
         dropped = int((~complete).sum())
-        warnings.warn(f"fit_mixed dropped {dropped} row{'s' if dropped != 1 else ''} with missing "
-                      f"values in {used}", UserWarning, stacklevel=3)
+        warnings.warn(f"{dropped} row{'s' if dropped != 1 else ''} with missing values in {used} "
+                      f"left out of {formula.text!r}", DroppedRowsWarning, stacklevel=4)
         frame = data.loc[complete, used]
     labels = frame[group].to_numpy()
     if len(labels) == 0 or np.all(labels == labels[0]):
@@ -113,6 +113,7 @@ def _parse(formula: str) -> patsy.ModelDesc:
 class ModelDesign:
     """The arrays of one model: response, fixed and random regressors, group labels."""
 
+    formula: MixedFormula
     frame: pd.DataFrame          # the complete rows used, with the data's index
     y: np.ndarray
     x: np.ndarray
@@ -120,45 +121,99 @@ class ModelDesign:
     groups: np.ndarray           # the group of each row
     fixed_names: list[str]
     random_names: list[str]
+    blocks: tuple[int, ...]      # sizes of the blocks of Psi (correlated random effects), in the order of Z
     group_codes: np.ndarray      # the group of each row as 0..m-1, in order of first appearance
     group_labels: np.ndarray     # the m distinct groups in that order
     z_in_x: tuple[int, ...] | None = None   # the column of X each column of Z is, when Z is taken from X
 
 
-def model_design(data: pd.DataFrame, formula: str, group: str, random: str = "1") -> ModelDesign:
+def model_design(data: pd.DataFrame, formula: MixedFormula) -> ModelDesign:
     """Check the inputs (see :func:`model_frame`) and build y, X and Z.
 
-    Raises InputError for a name that is not a column and if the fixed-effects
-    columns are collinear, naming the rank.
+    Raises InputError for a name that is not a column, for a random term named
+    twice, and if the fixed-effects columns are collinear, naming the rank.
     """
-    frame = model_frame(data, formula, group, random)
-    description = parsed_formula(formula)
+    frame = model_frame(data, formula)
+    description = parsed_formula(formula.fixed)
     response = numeric_columns(frame, description.lhs_termlist)
     fixed = numeric_columns(frame, description.rhs_termlist)
-    random_terms = parsed_formula(f"~{random}").rhs_termlist
     built_directly = response is not None and fixed is not None
     if not built_directly:
-        response, fixed = _patsy_columns(formula, frame, response=True)
+        response, fixed = _patsy_columns(formula.fixed, frame, response=True)
     (y, response_names), (x, fixed_names) = response, fixed
     if y.shape[1] != 1:
-        raise InputError(f"the response of {formula!r} must be one numeric column, not {response_names}")
+        raise InputError(f"the response of {formula.text!r} must be one numeric column, not {response_names}")
+    parts = [_random_columns(frame, term.expression) for term in formula.random_terms]
+    random_names = [name for _, names in parts for name in names]
+    twice = sorted({name for name in random_names if random_names.count(name) > 1})
+    if twice:
+        raise InputError(f"the random terms of {formula.text!r} name {twice} more than once; "
+                         "write each random effect in one term, e.g. (1 + x | g) or (1 | g) + (0 + x | g)")
+    blocks = tuple(size for (_, names), term in zip(parts, formula.random_terms)
+                   for size in ((len(names),) if term.correlated else (1,) * len(names)))
     # a numeric random term that is also a fixed term has the same column
-    z_in_x = _z_columns_in_x(fixed_names, random_terms) if built_directly else None
+    z_in_x = (tuple(fixed_names.index(name) for name in random_names)
+              if built_directly and set(random_names) <= set(fixed_names) else None)
     if z_in_x is not None:
         adjacent = list(z_in_x) == list(range(z_in_x[0], z_in_x[0] + len(z_in_x)))
         z = x[:, z_in_x[0]:z_in_x[-1] + 1] if adjacent else x[:, list(z_in_x)]   # a view when it can be
-        random_names = [fixed_names[k] for k in z_in_x]
     else:
-        z, random_names = (numeric_columns(frame, random_terms)
-                           or _patsy_columns(f"~{random}", frame, response=False)[0])
-    for values, part in ((y, formula), (x, formula), (z, f"~{random}")):
+        z = np.column_stack([matrix for matrix, _ in parts])
+    for values, part in ((y, formula.text), (x, formula.text), (z, formula.text)):
         _require_finite(values, part)
-    _require_full_rank(x, formula)
-    groups = frame[group].to_numpy()
+    _require_full_rank(x, formula.text)
+    groups = frame[formula.group].to_numpy()
     codes, labels = pd.factorize(groups)
-    return ModelDesign(frame=frame, y=y[:, 0], x=x, z=z, groups=groups, fixed_names=fixed_names,
-                       random_names=random_names, group_codes=codes, group_labels=np.asarray(labels),
-                       z_in_x=z_in_x)
+    return ModelDesign(formula=formula, frame=frame, y=y[:, 0], x=x, z=z, groups=groups,
+                       fixed_names=fixed_names, random_names=random_names, blocks=blocks,
+                       group_codes=codes, group_labels=np.asarray(labels), z_in_x=z_in_x)
+
+
+def _random_columns(frame: pd.DataFrame, expression: str) -> tuple[np.ndarray, list[str]]:
+    """Z's columns and names for one random term (patsy's coding, e.g. Machine[T.B] for a factor)."""
+    terms = parsed_formula(f"~{expression}").rhs_termlist
+    if not terms:
+        raise InputError(f"the random term ({expression} | ...) has no columns; write e.g. (1 | g)")
+    return numeric_columns(frame, terms) or _patsy_columns(f"~{expression}", frame, response=False)[0]
+
+
+def new_rows_matrix(side: str, frame: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """The matrix of the right-hand side *side* (e.g. ``"~ cses"``) for *rows*, coded as for *frame*.
+
+    Factor levels and stateful transforms (``center(x)``, ``standardize(x)``) are
+    those of *frame*, the rows the model was fitted to, so a prediction for new rows
+    uses the training mean, not the mean of the new rows.
+
+    >>> train = pd.DataFrame({"x": [0.0, 2.0, 4.0]})
+    >>> new_rows_matrix("~ center(x)", train, pd.DataFrame({"x": [2.0, 5.0]}))["center(x)"].tolist()
+    [0.0, 3.0]
+    """
+    info = _design_info(side, frame)
+    try:
+        (matrix,) = patsy.build_design_matrices([info], rows, NA_action="raise", return_type="dataframe")
+    except patsy.PatsyError as error:
+        raise InputError(f"the rows lack what the model's {side!r} needs: {error}") from None
+    return matrix
+
+
+def regression_matrices(formula: str, data: pd.DataFrame, what: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """y and X of an ordinary regression *formula* as DataFrames; InputError (naming *what*) if unusable.
+
+    >>> y, x = regression_matrices("y ~ x", pd.DataFrame({"y": [1.0, 2.0], "x": [0.0, 1.0]}), "example")
+    >>> x.columns.tolist()
+    ['Intercept', 'x']
+    """
+    try:
+        return patsy.dmatrices(python_powers(formula), data, NA_action="raise", return_type="dataframe")
+    except (patsy.PatsyError, SyntaxError) as error:
+        raise InputError(f"{what} cannot use the formula {formula!r} with these data: {error}") from None
+
+
+def _design_info(side: str, frame: pd.DataFrame) -> patsy.DesignInfo:
+    try:
+        return patsy.incr_dbuilder(side, lambda: iter([frame]), NA_action=_NO_MISSING_CHECK)
+    except patsy.PatsyError as error:
+        raise _build_error(error, side) from None
 
 
 def numeric_columns(frame: pd.DataFrame, terms: list[patsy.Term]) -> tuple[np.ndarray, list[str]] | None:
@@ -194,14 +249,6 @@ def _patsy_order(terms: list[patsy.Term]) -> list[patsy.Term]:
     return sorted(terms, key=lambda term: len(term.factors) > 0)
 
 
-def _z_columns_in_x(fixed_names: list[str], terms: list[patsy.Term]) -> tuple[int, ...] | None:
-    """The columns of a directly built X that form Z, if every random term is a fixed term; None otherwise."""
-    names = [term.name() for term in _patsy_order(terms)]
-    if not names or not set(names) <= set(fixed_names):
-        return None
-    return tuple(fixed_names.index(name) for name in names)
-
-
 _ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Load, ast.Add, ast.Sub, ast.Mult, ast.Div,
                ast.Pow, ast.USub, ast.UAdd)
 
@@ -233,7 +280,10 @@ def _arithmetic_of_names(code: str) -> tuple[CodeType, frozenset[str]] | None:
 
     None for anything else (a function call, a string, an attribute such as np.log).
     """
-    tree = ast.parse(code, mode="eval")
+    try:
+        tree = ast.parse(code, mode="eval")
+    except SyntaxError:
+        return None          # patsy reports it, as an InputError (see _patsy_columns)
     functions = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
@@ -257,17 +307,20 @@ def _patsy_columns(formula: str, frame: pd.DataFrame, response: bool) -> list[tu
             matrices = patsy.dmatrices(formula, frame, NA_action=_NO_MISSING_CHECK)
         else:
             matrices = [patsy.dmatrix(formula, frame, NA_action=_NO_MISSING_CHECK)]
-    except patsy.PatsyError as error:
+    except (patsy.PatsyError, SyntaxError) as error:
         raise _build_error(error, formula) from None
     return [(np.asarray(matrix), list(matrix.design_info.column_names)) for matrix in matrices]
 
 
-def _build_error(error: patsy.PatsyError, formula: str) -> InputError:
+def _build_error(error: Exception, formula: str) -> InputError:
     """The InputError for a patsy failure: names an unknown column if that is the cause."""
     unknown = re.search(r"name '([^']+)' is not defined", str(error))
     if unknown:
         return InputError(f"the formula {formula!r} uses {unknown.group(1)!r}, which is not a column of "
                           "the data; check the spelling or add the column")
+    if isinstance(error, SyntaxError):
+        return InputError(f"cannot read the formula {formula!r}: a term is not valid Python ({error.text!r}); "
+                          "check the brackets and operators inside functions such as I()")
     return InputError(f"cannot build the model {formula!r}: {error}")
 
 

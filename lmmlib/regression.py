@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import patsy
-import statsmodels.formula.api as smf
+import statsmodels.api as sm
 from scipy import stats
 
 from .checks import require_frame
 from .errors import InputError
+from .model_frame import regression_matrices
 
 
 def fit_ols(data: pd.DataFrame, formula: str):
     """Least-squares fit of *formula* (statsmodels), with clear errors for unusable input."""
     require_frame(data, "fit_ols")
-    try:
-        fit = smf.ols(formula, data, missing="raise").fit()
-    except (patsy.PatsyError, ValueError) as error:
-        raise InputError(f"fit_ols cannot fit {formula!r} to these data: {error}") from None
+    y, x = regression_matrices(formula, data, "fit_ols")
+    fit = sm.OLS(y, x).fit()
     if fit.df_resid < 1:
         raise InputError(f"fit_ols: {formula!r} leaves no residual degrees of freedom "
                          f"({int(fit.nobs)} rows, {int(fit.df_model) + 1} coefficients)")

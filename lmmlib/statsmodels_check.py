@@ -19,13 +19,13 @@ two differ in the third decimal on random-slope models).
 the statsmodels fit of the same model.
 
 >>> import lmmlib
->>> hsb = lmmlib.load_hsb()
->>> check = compare_with_statsmodels(lmmlib.fit_mixed(hsb, "mathach ~ 1", "school"), hsb)
->>> bool(check["relative difference"].abs().max() < 1e-5)
+>>> check = compare_with_statsmodels(lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)"))
+>>> check.agrees
 True
 """
 from __future__ import annotations
 
+import html
 import warnings
 from dataclasses import dataclass
 
@@ -33,18 +33,22 @@ import numpy as np
 import pandas as pd
 from statsmodels.regression.mixed_linear_model import MixedLM
 
-from .errors import ConvergenceError, InputError
-from .fitting import GRADIENT_TOLERANCE, BoundaryWarning, MixedFit, boundary_messages
-from .model_frame import check_method, model_design
+from .display import fixed_decimals, resolved
+from .errors import BoundaryWarning, ConvergenceError, InputError
+from .fitting import GRADIENT_TOLERANCE, MixedFit, boundary_messages
+from .model import MixedModel
+from .model_frame import check_method
 
 #: Optimizers tried from the default start, in this order.
 OPTIMIZERS = ("lbfgs", "powell", "nm")
 #: Gradient method used to polish the best point, and its options.
 POLISHER = "bfgs"
 POLISH_OPTIONS = {"gtol": 1e-8}
+#: Largest relative difference (|difference| / max(1, |value|)) at which the two fits agree.
+TOLERANCE = 1e-4
 
 
-def fit_statsmodels(data: pd.DataFrame, formula: str, group: str, random: str = "1",
+def fit_statsmodels(data: pd.DataFrame, formula: str, group: str | None = None, random: str | None = None,
                     method: str = "REML") -> MixedFit:
     """Fit the model of :func:`lmmlib.fit_mixed` (same arguments) with statsmodels' MixedLM.
 
@@ -53,19 +57,26 @@ def fit_statsmodels(data: pd.DataFrame, formula: str, group: str, random: str = 
     statsmodels claimed convergence.
 
     >>> import lmmlib
-    >>> fit = fit_statsmodels(lmmlib.load_hsb(), "mathach ~ 1", "school", method="REML")
+    >>> fit = fit_statsmodels(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)", method="REML")
     >>> round(float(fit.random_sd["Intercept"]), 3)
-    2.935
+    1.109
     """
-    method = check_method(method)
-    design = model_design(data, formula, group, random)
+    return statsmodels_fit_of(MixedModel(data, formula, group, random), check_method(method))
+
+
+def statsmodels_fit_of(mixed_model: MixedModel, method: str) -> MixedFit:
+    """The statsmodels fit of *mixed_model* by *method* (see :func:`fit_statsmodels`)."""
+    design, formula = mixed_model.design, mixed_model.formula.text
+    if len(mixed_model.blocks) > 1:
+        raise InputError(f"statsmodels' MixedLM fits one unstructured covariance matrix; {formula!r} has "
+                         "uncorrelated random terms, which it cannot express")
     model = MixedLM(design.y, pd.DataFrame(design.x, columns=design.fixed_names), groups=design.groups,
                     exog_re=pd.DataFrame(design.z, columns=design.random_names))
     best, attempts = _best_of_optimizers(model, reml=method == "REML")
     gradient_norm = float(np.linalg.norm(model.score(best.params_object, profile_fe=True)))
     if not np.isfinite(best.llf) or gradient_norm > GRADIENT_TOLERANCE:
         raise ConvergenceError(
-            f"the statsmodels {method} fit of {formula} (random ~{random} | {group}) did not reach an "
+            f"the statsmodels {method} fit of {formula} did not reach an "
             f"optimum: the best log-likelihood {best.llf:.4f} has a gradient of norm {gradient_norm:.3g} "
             f"(accepted: below {GRADIENT_TOLERANCE}). Attempts:\n{attempts.to_string()}\n"
             "Simplify the random part (fewer random terms) or rescale the predictors."
@@ -73,51 +84,95 @@ def fit_statsmodels(data: pd.DataFrame, formula: str, group: str, random: str = 
     names = design.random_names
     random_cov = pd.DataFrame(np.asarray(best.cov_re), index=names, columns=names)
     residual_var = float(best.scale)
-    boundary = boundary_messages(random_cov, residual_var)
+    inverse = np.linalg.inv(mixed_model.scaling)
+    internal = inverse @ random_cov.to_numpy() @ inverse.T / residual_var
+    values, vectors = np.linalg.eigh(internal)
+    boundary = boundary_messages(vectors * np.sqrt(np.clip(values, 0, None)), random_cov, residual_var,
+                                 mixed_model.column_scale)
     for message in boundary:
         warnings.warn(f"statsmodels {method} fit of {formula}: {message}", BoundaryWarning, stacklevel=2)
     fe = np.asarray(best.fe_params)
     se = np.sqrt(np.diag(_fixed_effects_covariance(model, random_cov.to_numpy(), residual_var)))
     fixed = pd.DataFrame({"estimate": fe, "se": se, "z": fe / se}, index=design.fixed_names)
     fixed.index.name = "term"
-    labels = pd.Index(list(best.random_effects), name=group)
+    labels = pd.Index(list(best.random_effects), name=mixed_model.group)
     modes = pd.DataFrame([np.asarray(best.random_effects[g]) for g in labels], index=labels, columns=names)
     modes_se = pd.DataFrame([np.sqrt(np.diag(np.asarray(best.random_effects_cov[g]))) for g in labels],
                             index=labels, columns=names)
     index = design.frame.index
     return MixedFit(
-        formula=formula, group=group, random=random, method=method,
+        formula=formula, group=mixed_model.group, random=mixed_model.formula.random_text, method=method,
         n_obs=int(model.nobs), n_groups=int(model.n_groups), fixed=fixed,
         random_cov=random_cov, residual_sd=float(np.sqrt(residual_var)), loglik=float(best.llf),
         boundary=tuple(boundary), attempts=attempts, gradient_norm=gradient_norm,
         random_effects=modes, random_effects_se=modes_se,
         fitted=pd.Series(np.asarray(best.fittedvalues), index=index, name="fitted"),
-        response=pd.Series(design.y, index=index, name=formula.split("~")[0].strip()),
-        singular=bool(boundary), hessian_positive_definite=None, n_dropped=len(data) - len(design.y),
+        response=pd.Series(design.y, index=index, name=mixed_model.formula.response),
+        singular=bool(boundary), hessian_positive_definite=None, n_dropped=mixed_model.n_dropped,
+        model=mixed_model,
     )
 
 
-def compare_with_statsmodels(fit: MixedFit, data: pd.DataFrame, statsmodels_fit: MixedFit | None = None) -> pd.DataFrame:
-    """Every estimate of *fit* next to statsmodels' fit of the same model to *data*.
+@dataclass(frozen=True)
+class StatsmodelsComparison:
+    """Every estimate of a fit next to statsmodels' fit of the same model, and whether they agree.
 
-    One row per parameter (as :meth:`MixedFit.parameters`, plus the fixed-effect
-    standard errors and the log-likelihood), with columns ``lmmlib``,
-    ``statsmodels``, ``difference`` (lmmlib minus statsmodels) and ``relative
-    difference`` (the difference divided by the larger of 1 and the value).  Pass
-    *statsmodels_fit* if you already have it from :func:`fit_statsmodels`.
+    ``table`` has one row per parameter (as :meth:`MixedFit.parameters`, plus the
+    fixed-effect standard errors and the log-likelihood) and columns ``lmmlib``,
+    ``statsmodels``, ``difference`` and ``relative difference`` (the difference over
+    the larger of 1 and the value).  The fits agree when every relative difference
+    is below ``tolerance``.
     """
+
+    table: pd.DataFrame
+    tolerance: float
+
+    @property
+    def largest(self) -> float:
+        """The largest relative difference."""
+        return float(self.table["relative difference"].abs().max())
+
+    @property
+    def agrees(self) -> bool:
+        return self.largest < self.tolerance
+
+    def verdict(self) -> str:
+        """One sentence: do the two fits agree, and how closely."""
+        word = "agree" if self.agrees else "DISAGREE"
+        largest = resolved(self.largest)
+        return (f"lmmlib and statsmodels {word}: the largest relative difference over {len(self.table)} "
+                f"numbers is {'below ' + largest[2:] if largest.startswith('<') else largest} "
+                f"(tolerance {self.tolerance:.0e})")
+
+    def shown(self) -> pd.DataFrame:
+        """The table as text: estimates at 4 decimals, differences in e-notation (below 1e-6: ``< 1e-06``)."""
+        shown = fixed_decimals(self.table, {"lmmlib": 4, "statsmodels": 4})
+        for column in ("difference", "relative difference"):
+            shown[column] = self.table[column].map(resolved)
+        return shown
+
+    def __repr__(self) -> str:
+        return f"{self.verdict()}\n{self.shown().to_string()}"
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self.verdict())}</p>{self.shown().to_html()}"
+
+
+def compare_with_statsmodels(fit: MixedFit, statsmodels_fit: MixedFit | None = None,
+                             tolerance: float = TOLERANCE) -> StatsmodelsComparison:
+    """*fit* next to statsmodels' fit of the same model (fitted here unless *statsmodels_fit* is given)."""
     other = statsmodels_fit
     if other is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BoundaryWarning)
-            other = fit_statsmodels(data, fit.formula, fit.group, fit.random, fit.method)
-    if (other.formula, other.group, other.random, other.method) != (fit.formula, fit.group, fit.random, fit.method):
-        raise InputError(f"statsmodels_fit is a different model ({other.method} {other.formula}, "
-                         f"random ~{other.random}) from the fit ({fit.method} {fit.formula}, random ~{fit.random})")
+            other = statsmodels_fit_of(fit.model, fit.method)
+    if (other.formula, other.method) != (fit.formula, fit.method) or fit.model.same_data_problems(other.model):
+        raise InputError(f"statsmodels_fit is a different model or data ({other.method} {other.formula}) from "
+                         f"the fit ({fit.method} {fit.formula})")
     table = pd.DataFrame({"lmmlib": _long_form(fit), "statsmodels": _long_form(other)})
     table["difference"] = table["lmmlib"] - table["statsmodels"]
     table["relative difference"] = table["difference"] / np.maximum(1.0, table["statsmodels"].abs())
-    return table
+    return StatsmodelsComparison(table=table, tolerance=tolerance)
 
 
 def _long_form(fit: MixedFit) -> pd.Series:

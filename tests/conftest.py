@@ -1,20 +1,20 @@
 """Shared fixtures: the two data sets, loaded once per test session."""
 import pytest
 
-import lmmlib
+import lmmbook
 
 
 @pytest.fixture(scope="session")
 def hsb():
-    return lmmlib.load_hsb()
+    return lmmbook.load_hsb()
 
 
 @pytest.fixture(scope="session")
 def nels88():
     """The NELS:88 ten-school data; the test is skipped, with instructions, when the file is absent."""
     try:
-        return lmmlib.load_nels88()
-    except lmmlib.DataFileMissingError as missing:
+        return lmmbook.load_nels88()
+    except lmmbook.DataFileMissingError as missing:
         pytest.skip(str(missing))
 
 
@@ -23,3 +23,12 @@ def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the test item (the browser tests save a screenshot on failure)."""
     outcome = yield
     setattr(item, f"rep_{call.when}", outcome.get_result())
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark what each test needs, so that tiers can be chosen with -m: nels88, browser."""
+    for item in items:
+        if "nels88" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.nels88)
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.browser)

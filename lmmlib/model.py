@@ -1,0 +1,206 @@
+"""A linear mixed model read from data: the object that owns its design and fits itself.
+
+The stages follow lme4 (``lFormula`` -> ``mkLmerDevfun`` -> ``optimizeLmer`` ->
+``mkMerMod``):
+
+1. :class:`MixedModel` reads the formula (:mod:`lmmlib.formula`), builds y, X and Z
+   from the data (:mod:`lmmlib.model_frame`), checks that the parameters are
+   identifiable (:mod:`lmmlib.identifiability`) and accumulates the per-group
+   cross-products once (:class:`lmmlib.engine.CrossProducts`);
+2. :meth:`MixedModel.deviance` is the profiled deviance as a function of theta;
+3. :meth:`MixedModel.fit` minimises it (:func:`lmmlib.engine.minimize_deviance`) and
+4. returns a :class:`lmmlib.MixedFit` that keeps its model, so that everything
+   computed after the fit (likelihood at other values, simulation, bootstrap,
+   marginal covariance, prediction) needs no data again.
+
+The optimizer works in internal coordinates in which every random-effects column
+is centred (when the model has a random intercept in the same block) and scaled to
+unit standard deviation: Z T instead of Z, with T an invertible q x q matrix.  The
+likelihood is the same function of Psi in any such coordinates, so the optimum is
+the same, but the search no longer depends on the units or the origin of the
+predictors: a slope in minutes instead of days, or a year counted from 0 instead of
+from the first occasion, converges as fast and to exactly rescaled estimates, and
+the checks made at the optimum (gradient, singular fit) give the same verdict.
+
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(7)
+>>> g = np.repeat(np.arange(20), 6)
+>>> data = pd.DataFrame({"g": g, "x": np.tile(np.arange(6.0), 20)})
+>>> data["y"] = 1 + 0.5 * data.x + rng.normal(size=20)[g] + rng.normal(size=120)
+>>> model = MixedModel(data, "y ~ x + (1 | g)")
+>>> fit = model.fit("REML")
+>>> fit.model is model, round(-2 * fit.loglik - model.deviance(fit.theta, "REML"), 9)
+(True, 0.0)
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .engine import CrossProducts, lambda_from_theta, profiled_deviance, theta_positions
+from .errors import InputError
+from .formula import parse_formula
+from .identifiability import check_identifiable, check_response
+from .model_frame import ModelDesign, check_method, model_design, new_rows_matrix
+
+
+class MixedModel:
+    """A linear mixed model and the data it is fitted to (lme4 formula syntax, one grouping factor).
+
+    Parameters
+    ----------
+    data
+        One row per observation.
+    formula
+        ``"mathach ~ cses + (1 + cses | school)"``: the fixed part as a patsy formula
+        and each random term as ``(expression | group)``; ``||`` makes the terms
+        uncorrelated, and several terms for the same group are independent blocks.
+        The older three-part form (``formula="mathach ~ cses"``, ``group="school"``,
+        ``random="1 + cses"``) means the same.
+
+    Attributes
+    ----------
+    formula
+        The parsed :class:`lmmlib.formula.MixedFormula`.
+    design
+        The rows used and the matrices y, X, Z (:class:`lmmlib.model_frame.ModelDesign`).
+    cross_products
+        The per-group cross-products in the optimizer's internal coordinates.
+    scaling
+        T, the q x q matrix of those coordinates (Z T is what the optimizer sees).
+    column_scale
+        The standard deviation (or, when not centred, the root mean square) of each column of Z.
+    """
+
+    def __init__(self, data: pd.DataFrame, formula: str, group: str | None = None,
+                 random: str | None = None) -> None:
+        self.formula = parse_formula(formula, group, random)
+        self.design = design = model_design(data, self.formula)
+        raw = CrossProducts.from_codes(design.y, design.x, design.z, design.group_codes, design.group_labels,
+                                       design.z_in_x, blocks=design.blocks)
+        check_identifiable(design, raw)
+        check_response(design, raw)
+        self.scaling, self.column_scale = internal_scaling(design)
+        self.cross_products = raw.transformed(self.scaling)
+        self.n_dropped = len(data) - raw.n
+
+    # ------------------------------------------------------------------ what the model is
+    @property
+    def group(self) -> str:
+        return self.formula.group
+
+    @property
+    def n_obs(self) -> int:
+        return self.cross_products.n
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.cross_products.groups)
+
+    @property
+    def fixed_names(self) -> list[str]:
+        return self.design.fixed_names
+
+    @property
+    def random_names(self) -> list[str]:
+        return self.design.random_names
+
+    @property
+    def blocks(self) -> tuple[int, ...]:
+        return self.cross_products.structure
+
+    def __repr__(self) -> str:
+        return (f"MixedModel({self.formula.text!r}: {self.n_obs} observations in {self.n_groups} groups of "
+                f"{self.group!r}; fixed {self.fixed_names}, random {self.random_names})")
+
+    # ------------------------------------------------------------------ the deviance and the fit
+    def internal_lambda(self, theta: np.ndarray) -> np.ndarray:
+        """Lambda in the optimizer's coordinates for lme4's theta (the Cholesky factor of Psi / sigma^2)."""
+        theta = np.asarray(theta, dtype=float)
+        expected = len(theta_positions(self.blocks)[0])
+        if theta.shape != (expected,):
+            raise InputError(f"theta must hold {expected} values (the lower triangle of each block of Lambda, "
+                             f"column by column), not {theta.shape}")
+        return np.linalg.solve(self.scaling, lambda_from_theta(theta, self.blocks))
+
+    def deviance(self, theta: np.ndarray, method: str = "REML") -> float:
+        """The profiled deviance (-2 log L, or -2 log L_R for REML) at lme4's theta.
+
+        theta fills, column by column, the lower triangle of each block of Lambda,
+        the Cholesky factor of Psi / sigma^2 in the units of the data (``fit.theta``).
+        """
+        reml = check_method(method) == "REML"
+        return profiled_deviance(self.internal_lambda(theta), self.cross_products, reml)
+
+    def fit(self, method: str = "REML"):
+        """Minimise the profiled deviance; a checked :class:`lmmlib.MixedFit` that keeps this model."""
+        from .fitting import fit_model
+        return fit_model(self, check_method(method))
+
+    # ------------------------------------------------------------------ the same rows, new data
+    def fixed_matrix(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """X of this model for new *rows*, coded as for the model's own rows (same index as *rows*).
+
+        Factor levels and stateful transforms (``center(x)``) keep the values learnt
+        from the model's rows, so a prediction uses the training mean.
+        """
+        side = "~" + self.formula.fixed.split("~", 1)[1]
+        return self._checked(new_rows_matrix(side, self.design.frame, rows), self.fixed_names, "fixed")
+
+    def random_matrix(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Z of this model for new *rows*, coded as for the model's own rows (same index as *rows*)."""
+        parts = [new_rows_matrix(f"~{term.expression}", self.design.frame, rows) for term in self.formula.random_terms]
+        return self._checked(pd.concat(parts, axis=1), self.random_names, "random")
+
+    @staticmethod
+    def _checked(matrix: pd.DataFrame, names: list[str], part: str) -> pd.DataFrame:
+        if list(matrix.columns) != names:
+            raise InputError(f"the rows give {part} terms {list(matrix.columns)}, the model has {names}; "
+                             "a factor may have levels the model's data do not have")
+        return matrix
+
+    def same_data_problems(self, other: MixedModel) -> list[str]:
+        """Why *other* was not fitted to the same response, rows and groups (empty if it was)."""
+        mine, theirs = self.design, other.design
+        problems = []
+        if self.group != other.group:
+            problems.append(f"the grouping columns differ ({self.group!r} and {other.group!r})")
+        if len(mine.y) != len(theirs.y) or not mine.frame.index.equals(theirs.frame.index):
+            problems.append(f"the models use different rows ({len(mine.y)} and {len(theirs.y)})")
+        elif not np.array_equal(mine.y, theirs.y):
+            problems.append(f"the responses differ ({self.formula.response!r} and {other.formula.response!r}, "
+                            "or the same name with other values)")
+        elif not np.array_equal(mine.groups, theirs.groups):
+            problems.append("the rows fall into different groups")
+        return problems
+
+
+def internal_scaling(design: ModelDesign) -> tuple[np.ndarray, np.ndarray]:
+    """T with Z T centred and scaled, and the scale of each column of Z.
+
+    A column in the same block as a random intercept is centred (T moves its mean
+    into the intercept) and divided by its standard deviation; any other column is
+    divided by its root mean square.  A column that is zero throughout keeps scale 1
+    (the identifiability checks reject such a design anyway).
+
+    >>> from lmmlib.formula import parse_formula
+    >>> data = pd.DataFrame({"y": [1.0, 2.0, 4.0, 3.0], "x": [10.0, 12.0, 10.0, 12.0], "g": [1, 1, 2, 2]})
+    >>> t, scale = internal_scaling(model_design(data, parse_formula("y ~ x + (x | g)")))
+    >>> t.tolist(), scale.tolist()
+    ([[1.0, -11.0], [0.0, 1.0]], [1.0, 1.0])
+    """
+    z, names = design.z, design.random_names
+    q = z.shape[1]
+    block_of = np.repeat(np.arange(len(design.blocks)), design.blocks)
+    intercept = names.index("Intercept") if "Intercept" in names else None
+    t, scale = np.eye(q), np.ones(q)
+    for k in range(q):
+        column = z[:, k]
+        centred = intercept is not None and k != intercept and block_of[k] == block_of[intercept]
+        mean = float(column.mean()) if centred else 0.0
+        spread = float(np.sqrt(np.mean((column - mean) ** 2)))
+        if spread > 0:
+            scale[k] = spread
+        t[intercept if centred else k, k] -= mean if centred else 0.0
+        t[:, k] /= scale[k]
+    return t, scale
