@@ -32,8 +32,11 @@ def test_chapters_needing_absent_data_are_skipped_with_instructions(tmp_path):
     if not needing:
         pytest.skip("no chapter declares a data requirement")
     environment = {k: v for k, v in os.environ.items() if k != "LMMLIB_DATA_DIR"}
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(needing[0])],
-                            cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "skipped" in result.stdout and "passed" not in result.stdout
-    assert "imm10.dta" in result.stdout and "LMMLIB_DATA_DIR" in result.stdout
+    for command in (  # the chapter-output test, and nbval run on the chapter itself
+            ["tests/book/test_chapter_outputs.py", "-k", needing[0].stem],
+            ["--nbval", str(needing[0])]):
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *command],
+                                cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert "skipped" in result.stdout and "passed" not in result.stdout, result.stdout[-3000:]
+        assert "imm10.dta" in result.stdout and "LMMLIB_DATA_DIR" in result.stdout
