@@ -60,5 +60,10 @@ bench: $(READY)
 bench-engine: $(READY)
 	$(BIN)/python benchmarks/engine_speed.py
 
+# lmmlib against the other Python mixed-model packages (installed in their own environment,
+# benchmarks/.peers-venv, on first use) and lme4, and lmmlib's import time; QUICK=1: about a minute
+bench-peers: $(READY)
+	$(BIN)/python benchmarks/python_peers.py $(if $(QUICK),--quick,)
+
 clean:
 	rm -rf _build _slides $(VENV)

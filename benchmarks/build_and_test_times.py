@@ -1,7 +1,8 @@
 """Print wall times: each chapter's execution, the book build, and the test suite.
 
 Targets on a 2-core machine: each chapter under 30 s, ``python -m lmmlib reproduce``
-under a minute, the book build under 3 minutes, the test suite under 5 minutes.  This is a measurement, not a test: it prints
+under a minute, the book build under 3 minutes, the test suite under 5 minutes.  This is a measurement,
+not a test: it prints
 figures and never fails on a slow machine.
 
 Run it with ``make bench`` (the environment must exist; ``make venv`` creates it).

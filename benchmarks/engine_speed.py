@@ -55,7 +55,6 @@ import json
 import os
 import platform
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -63,28 +62,34 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import statsmodels
+from _timing import (
+    GROUP,
+    HSB_RANDOM_COEFFICIENTS,
+    METHODS,
+    MODELS,
+    SEED,
+    TRUE_BETA,
+    TRUE_CORRELATION,
+    TRUE_SD,
+    TRUE_SIGMA,
+    hsb_frame,
+    lme4_version,
+    median_seconds,
+    print_table,
+    r_formula,
+    simulate_hsb_shaped,
+    wall_seconds,
+)
 from statsmodels.regression.mixed_linear_model import MixedLM
 
 import lmmlib
-from lmmlib.lecture_tables import HSB_COEFFICIENTS_AS_OUTCOMES, HSB_RANDOM_COEFFICIENTS
 
-GROUP = "school"
-CAO_FORMULA = HSB_COEFFICIENTS_AS_OUTCOMES[0]
-#: label -> (fixed part, random part), as fitted in the chapters.
-MODELS = {
-    "anova": ("mathach ~ 1", "1"),
-    "rc": HSB_RANDOM_COEFFICIENTS,
-    "ri": (HSB_RANDOM_COEFFICIENTS[0], "1"),
-    "cao": HSB_COEFFICIENTS_AS_OUTCOMES,
-    "cao-s": (CAO_FORMULA, "0 + cses"),
-    "cao-i": (CAO_FORMULA, "1"),
-}
-METHODS = ("ML", "REML")
 STATSMODELS_SPEEDUP_TARGET = 100
 LME4_SPEEDUP_TARGET = 10
 LOGLIK_TOLERANCE = 1e-6
@@ -94,12 +99,6 @@ SCALE_MEMORY_TARGET_MB = 2000.0
 LINEARITY_TARGET = 1.5
 BOOTSTRAP_REPLICATES = 1000
 BOOTSTRAP_SECONDS_TARGET = 60.0
-#: The simulation's true values, close to the HSB random-coefficients estimates.
-TRUE_BETA = (12.6, 2.2)
-TRUE_SD = (2.9, 0.8)
-TRUE_CORRELATION = 0.2
-TRUE_SIGMA = 6.1
-SEED = 20240601
 LME4_SCRIPT = r"""
 suppressMessages(library(lme4))
 args <- commandArgs(trailingOnly = TRUE)
@@ -125,30 +124,6 @@ class Target:
     description: str
     measured: str
     met: bool
-
-
-def wall_seconds(run, repeats: int) -> tuple[list[float], object]:
-    """Wall time of each of *repeats* calls of *run*, and the last call's result."""
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        seconds.append(time.perf_counter() - start)
-    return seconds, result
-
-
-def median_seconds(run, repeats: int) -> tuple[float, object]:
-    """Median wall time of *repeats* calls of *run*, and the last call's result."""
-    seconds, result = wall_seconds(run, repeats)
-    return statistics.median(seconds), result
-
-
-def print_table(headers: list[str], rows: list[list[str]], left: int = 1) -> None:
-    """Columns as wide as their widest cell: the first *left* aligned left, the others right."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    for line in [headers, ["-" * w for w in widths], *rows]:
-        cells = [f"{cell:<{w}}" if k < left else f"{cell:>{w}}" for k, (cell, w) in enumerate(zip(line, widths))]
-        print("  ".join(cells).rstrip())
 
 
 def status(met: bool) -> str:
@@ -182,12 +157,11 @@ def time_hsb_models(hsb: pd.DataFrame, repeats: int, statsmodels_repeats: int, w
         hsb[[GROUP, "mathach", "cses", "meanses", "sector"]].to_csv(csv, index=False)
         script.write_text(LME4_SCRIPT)
         for label, (formula, random) in MODELS.items():
-            before = {method: wall_seconds(lambda: lmmlib.fit_mixed(hsb, formula, GROUP, random, method),
+            before = {method: wall_seconds(partial(lmmlib.fit_mixed, hsb, formula, GROUP, random, method),
                                            repeats - repeats // 2) for method in METHODS}
             for method in METHODS:
-                seconds, default = median_seconds(lambda: MixedLM.from_formula(
-                    formula, hsb, groups=GROUP, re_formula=f"~{random}").fit(reml=method == "REML"),
-                    statsmodels_repeats)
+                seconds, default = median_seconds(partial(fit_statsmodels_default, hsb, formula, random, method),
+                                                  statsmodels_repeats)
                 try:
                     best = lmmlib.fit_statsmodels(hsb, formula, GROUP, random, method).loglik
                 except lmmlib.ConvergenceError:
@@ -197,8 +171,13 @@ def time_hsb_models(hsb: pd.DataFrame, repeats: int, statsmodels_repeats: int, w
                 timings[(label, method)].lme4_seconds, timings[(label, method)].lme4_loglik = seconds, loglik
             for method in METHODS:
                 timings[(label, method)].lmmlib_seconds += wall_seconds(
-                    lambda: lmmlib.fit_mixed(hsb, formula, GROUP, random, method), repeats // 2)[0]
+                    partial(lmmlib.fit_mixed, hsb, formula, GROUP, random, method), repeats // 2)[0]
     return timings
+
+
+def fit_statsmodels_default(hsb: pd.DataFrame, formula: str, random: str, method: str):
+    """statsmodels' MixedLM fit of one model with its default optimizer."""
+    return MixedLM.from_formula(formula, hsb, groups=GROUP, re_formula=f"~{random}").fit(reml=method == "REML")
 
 
 def compare_with_statsmodels(timings: dict, repeats: int) -> list[Target]:
@@ -227,20 +206,6 @@ def compare_with_statsmodels(timings: dict, repeats: int) -> list[Target]:
 
 
 # ------------------------------------------------------------------ 2. HSB: lmmlib against lme4
-
-def lme4_version() -> str | None:
-    """lme4's version if Rscript can load it, else None."""
-    if shutil.which("Rscript") is None:
-        return None
-    result = subprocess.run(["Rscript", "-e", 'suppressMessages(library(lme4)); '
-                             'cat(as.character(packageVersion("lme4")), R.version$version.string)'],
-                            capture_output=True, text=True)
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
-def r_formula(formula: str, random: str) -> str:
-    """The lme4 formula of a model: R writes powers with ^ and the random part in the formula."""
-    return f"{formula.replace('**', '^')} + ({random} | {GROUP})"
 
 
 def lme4_fits(script: Path, csv: Path, label: str, formula: str, random: str, repeats: int):
@@ -286,30 +251,25 @@ def true_parameters() -> dict[str, float]:
             "cov(Intercept,cses)": covariance, "sd(residual)": TRUE_SIGMA}
 
 
-def simulate_hsb_shaped(factor: int, seed: int) -> pd.DataFrame:
-    """160 * factor schools with HSB's school sizes (resampled), a school-centred predictor and known effects."""
-    hsb = lmmlib.load_hsb()
-    rng = np.random.default_rng([seed, factor])
-    sizes = rng.choice(hsb.groupby(GROUP).size().to_numpy(), size=160 * factor)
-    school = np.repeat(np.arange(len(sizes)), sizes)
-    raw = rng.normal(0.0, hsb["cses"].std(), size=len(school))
-    cses = raw - (np.bincount(school, weights=raw) / sizes)[school]
-    covariance = TRUE_CORRELATION * TRUE_SD[0] * TRUE_SD[1]
-    psi = np.array([[TRUE_SD[0] ** 2, covariance], [covariance, TRUE_SD[1] ** 2]])
-    effects = rng.standard_normal((len(sizes), 2)) @ np.linalg.cholesky(psi).T
-    mathach = (TRUE_BETA[0] + effects[school, 0] + (TRUE_BETA[1] + effects[school, 1]) * cses
-               + rng.normal(0.0, TRUE_SIGMA, size=len(school)))
-    return pd.DataFrame({GROUP: school, "cses": cses, "mathach": mathach})
-
-
 def peak_memory_mb() -> float:
     """Peak resident memory of this process so far, in MB (ru_maxrss is in KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
+#: phase -> the lmmlib function whose calls it times (a function name is wrapped in every lmmlib
+#: module that binds it, wherever the engine's code has it; "Class.method" a static method).
+PHASES = {"design": "model_design", "cross-products": "CrossProducts.from_codes",
+          "optimisation": "minimize_deviance"}
+
+
 def record_phases(phases: dict[str, float]) -> None:
-    """Make fit_mixed add the seconds of each of its phases to *phases* (in the scale child process only)."""
-    from lmmlib import engine, fitting
+    """Make fit_mixed add the seconds of each of its phases to *phases* (in the scale child process only).
+
+    A phase whose function no lmmlib module has (lmmlib's internals move) is dropped from
+    *phases* and reported as n/a.
+    """
+    import importlib
+    import pkgutil
 
     def timed(name, function):
         def wrapper(*args, **kwargs):
@@ -320,9 +280,22 @@ def record_phases(phases: dict[str, float]) -> None:
                 phases[name] += time.perf_counter() - start
         return wrapper
 
-    fitting.model_design = timed("design", fitting.model_design)
-    engine.CrossProducts.from_codes = staticmethod(timed("cross-products", engine.CrossProducts.from_codes))
-    fitting.minimize_deviance = timed("optimisation", fitting.minimize_deviance)
+    modules = [importlib.import_module(f"lmmlib.{info.name}") for info in pkgutil.iter_modules(lmmlib.__path__)
+               if info.name != "__main__"]
+    for phase, target in PHASES.items():
+        found = False
+        for module in modules:
+            if "." in target:
+                owner, method = target.split(".")
+                cls = vars(module).get(owner)
+                if isinstance(cls, type) and method in vars(cls) and cls.__module__ == module.__name__:
+                    setattr(cls, method, staticmethod(timed(phase, getattr(cls, method))))
+                    found = True
+            elif callable(vars(module).get(target)):
+                setattr(module, target, timed(phase, getattr(module, target)))
+                found = True
+        if not found:
+            del phases[phase]
 
 
 def scale_child(factor: int) -> None:
@@ -348,7 +321,8 @@ def scale_child(factor: int) -> None:
 def scale(factors: tuple[int, ...]) -> list[Target]:
     reports = {}
     for factor in factors:
-        result = subprocess.run([sys.executable, __file__, "--scale-child", str(factor)], capture_output=True, text=True)
+        result = subprocess.run([sys.executable, __file__, "--scale-child", str(factor)],
+                                capture_output=True, text=True)
         if result.returncode != 0:
             print(f"x{factor}: the child process failed: {result.stderr.strip()[-500:]}")
             continue
@@ -357,9 +331,9 @@ def scale(factors: tuple[int, ...]) -> list[Target]:
         return [Target("scale", "no size ran", False)]
     rows = []
     for factor, r in reports.items():
-        other = r["total"] - r["design"] - r["cross-products"] - r["optimisation"]
-        rows.append([f"x{factor}", f"{r['rows']:,}", f"{r['groups']:,}", f"{r['design']:.2f}",
-                     f"{r['cross-products']:.2f}", f"{r['optimisation']:.2f}",
+        other = r["total"] - sum(r.get(phase, 0.0) for phase in PHASES)
+        rows.append([f"x{factor}", f"{r['rows']:,}", f"{r['groups']:,}",
+                     *[f"{r[phase]:.2f}" if phase in r else "n/a" for phase in PHASES],
                      "-" if "error" in r else f"{other:.2f}", f"{r['total']:.2f}",
                      f"{r['total'] / r['rows'] * 1e6:.2f}", f"{r['data MB']:.0f}", f"{r['peak MB']:.0f}"])
     print(f"REML, {HSB_RANDOM_COEFFICIENTS[0]}, random {HSB_RANDOM_COEFFICIENTS[1]}; times in seconds; "
@@ -429,7 +403,7 @@ def main() -> int:
           f"pandas {pd.__version__}, statsmodels {statsmodels.__version__}")
     print_table(["model", "fixed part", "random part (group: school)"],
                 [[label, formula, random] for label, (formula, random) in MODELS.items()], left=3)
-    hsb = lmmlib.load_hsb()
+    hsb = hsb_frame()
     targets: list[Target] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")     # boundary warnings (cao-s) and statsmodels' convergence warnings

@@ -22,7 +22,6 @@ that involve y.
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -31,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .display import DisplaysAsTable
-from .errors import ConvergenceError, InputError
+from .errors import ConvergenceError, ConvergenceWarning, InputError, warn
 from .fitting import MixedFit
 from .likelihood_ratio import likelihood_ratio_test
 from .progress import ProgressBar
@@ -143,9 +142,8 @@ def parametric_bootstrap_lrt(bigger_fit: MixedFit, smaller_fit: MixedFit, replic
         raise ConvergenceError(f"all {replicates} bootstrap replicates failed to refit; "
                                "simplify the random part of the larger model")
     if failed:
-        warnings.warn(f"{failed} of {replicates} bootstrap replicates were left out: a refit did not reach "
-                      "an optimum (gradient check) or the larger model ended below the smaller one",
-                      UserWarning, stacklevel=2)
+        warn(f"{failed} of {replicates} bootstrap replicates were left out: a refit did not reach an optimum "
+             "(gradient check) or the larger model ended below the smaller one", ConvergenceWarning)
     replicate_g2 = np.array(statistics)
     replicate_g2.setflags(write=False)
     return BootstrapLikelihoodRatioTest(

@@ -9,6 +9,11 @@ warning derives from :class:`LmmlibWarning`, so
 >>> issubclass(lmmlib.BoundaryWarning, lmmlib.LmmlibWarning), issubclass(lmmlib.InputError, ValueError)
 (True, True)
 """
+import sys
+import warnings
+from pathlib import Path
+
+_PACKAGE = str(Path(__file__).resolve().parent)
 
 
 class LmmlibError(Exception):
@@ -46,3 +51,15 @@ class ConvergenceWarning(LmmlibWarning):
 
 class DroppedRowsWarning(LmmlibWarning):
     """Rows with missing values in the model's columns were left out."""
+
+
+def warn(message: str, category: type[LmmlibWarning]) -> None:
+    """Issue *message* as a warning of *category*, attributed to the first caller outside lmmlib.
+
+    However deep inside the package the problem is found, the warning names the line of
+    the user's code (or notebook cell) that asked for the fit.
+    """
+    frame, level = sys._getframe(1), 2    # level 1 is this function
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

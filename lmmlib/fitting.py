@@ -26,7 +26,6 @@ from the fixed-effects block sigma^2 (X'V^-1 X)^-1, as nlme and lme4 report them
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +33,8 @@ import pandas as pd
 
 from .display import fit_summary
 from .engine import minimize_deviance, theta_positions
-from .errors import BoundaryWarning, ConvergenceError, ConvergenceWarning, InputError
+from .errors import BoundaryWarning, ConvergenceError, ConvergenceWarning, InputError, warn
+from .model_frame import check_method
 
 #: Largest accepted norm of the gradient of the log-likelihood in the internal theta at the estimate.
 GRADIENT_TOLERANCE = 1e-2
@@ -246,7 +246,7 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random
     (1.0125, 4)
     """
     from .model import MixedModel
-    return MixedModel(data, formula, group, random).fit(method)
+    return fit_model(MixedModel(data, formula, group, random), check_method(method))
 
 
 def fit_model(model, method: str) -> MixedFit:
@@ -266,11 +266,10 @@ def fit_model(model, method: str) -> MixedFit:
     random_cov = pd.DataFrame(solution.sigma2 * lam @ lam.T, index=names, columns=names)
     boundary = boundary_messages(solution.lam, random_cov, solution.sigma2, model.column_scale)
     for message in boundary:
-        warnings.warn(f"{method} fit of {text}: {message}", BoundaryWarning, stacklevel=3)
+        warn(f"{method} fit of {text}: {message}", BoundaryWarning)
     if not optimum.hessian_positive_definite and not boundary:
-        warnings.warn(f"{method} fit of {text}: the gradient is zero but the Hessian is not positive "
-                      "definite, so the estimate may be a saddle point; try another parametrisation",
-                      ConvergenceWarning, stacklevel=3)
+        warn(f"{method} fit of {text}: the gradient is zero but the Hessian is not positive definite, so the "
+             "estimate may be a saddle point; try another parametrisation", ConvergenceWarning)
     se = np.sqrt(solution.sigma2 * np.diag(np.linalg.inv(solution.w)))
     fixed = pd.DataFrame(np.column_stack([solution.beta, se, solution.beta / se]),
                          index=pd.Index(model.fixed_names, name="term"), columns=["estimate", "se", "z"])

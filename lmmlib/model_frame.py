@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import re
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from types import CodeType
@@ -29,7 +28,7 @@ import pandas as pd
 import patsy
 
 from .checks import require_columns, require_frame, require_numeric
-from .errors import DroppedRowsWarning, InputError
+from .errors import DroppedRowsWarning, InputError, warn
 from .formula import MixedFormula, python_powers
 
 METHODS = ("ML", "REML")
@@ -65,8 +64,8 @@ def model_frame(data: pd.DataFrame, formula: MixedFormula) -> pd.DataFrame:
     frame = data
     if not complete.all():
         dropped = int((~complete).sum())
-        warnings.warn(f"{dropped} row{'s' if dropped != 1 else ''} with missing values in {used} "
-                      f"left out of {formula.text!r}", DroppedRowsWarning, stacklevel=4)
+        warn(f"{dropped} row{'s' if dropped != 1 else ''} with missing values in {used} "
+                      f"left out of {formula.text!r}", DroppedRowsWarning)
         frame = data.loc[complete, used]
     labels = frame[group].to_numpy()
     if len(labels) == 0 or np.all(labels == labels[0]):

@@ -34,7 +34,7 @@ import pandas as pd
 from statsmodels.regression.mixed_linear_model import MixedLM
 
 from .display import fixed_decimals, resolved
-from .errors import BoundaryWarning, ConvergenceError, InputError
+from .errors import BoundaryWarning, ConvergenceError, InputError, warn
 from .fitting import GRADIENT_TOLERANCE, MixedFit, boundary_messages
 from .model import MixedModel
 from .model_frame import check_method
@@ -90,7 +90,7 @@ def statsmodels_fit_of(mixed_model: MixedModel, method: str) -> MixedFit:
     boundary = boundary_messages(vectors * np.sqrt(np.clip(values, 0, None)), random_cov, residual_var,
                                  mixed_model.column_scale)
     for message in boundary:
-        warnings.warn(f"statsmodels {method} fit of {formula}: {message}", BoundaryWarning, stacklevel=2)
+        warn(f"statsmodels {method} fit of {formula}: {message}", BoundaryWarning)
     fe = np.asarray(best.fe_params)
     se = np.sqrt(np.diag(_fixed_effects_covariance(model, random_cov.to_numpy(), residual_var)))
     fixed = pd.DataFrame({"estimate": fe, "se": se, "z": fe / se}, index=design.fixed_names)

@@ -247,7 +247,12 @@ def loglik_verdict(lmmlib_loglik: float, lme4_loglik: float) -> tuple[bool, str]
 def test_matches_lme4(model, method, model_data):
     lme4 = lme4_result(model, method)
     data = model_data(lme4["model"]["data"])
-    fit = lmmlib.fit_mixed(data, lme4["model"]["formula"], method=method)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", lmmlib.LmmlibWarning)
+        fit = lmmlib.fit_mixed(data, lme4["model"]["formula"], method=method)
+    # a boundary warning, and only then, for the fits on the boundary (lmmlib's verdict; see compare_with_lme4)
+    assert fit.singular == any(issubclass(w.category, lmmlib.BoundaryWarning) for w in caught)
+    assert not [w for w in caught if not issubclass(w.category, lmmlib.BoundaryWarning)]
 
     lme4_loglik = float(lme4["fit"]["loglik"])
     ok, note = loglik_verdict(float(fit.loglik), lme4_loglik)
