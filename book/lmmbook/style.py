@@ -12,8 +12,11 @@ import pandas as pd
 
 from lmmlib import fixed_decimals
 
+#: The book's colours: three of seaborn's "deep" palette, so that seaborn's figures and the
+#: hand-drawn ones match.
+BLUE, ORANGE, RED = "#4C72B0", "#DD8452", "#C44E52"
 #: Colours used for the two sectors of the HSB schools throughout the book.
-SECTOR_COLORS = {0: "#C44E52", 1: "#4C72B0"}
+SECTOR_COLORS = {0: RED, 1: BLUE}
 SECTOR_NAMES = {0: "Public", 1: "Catholic"}
 
 
