@@ -49,7 +49,7 @@ are flipped so that the diagonal is non-negative, as lme4 reports theta.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -79,6 +79,7 @@ class CrossProducts:
     n: int
     groups: np.ndarray   # (m,)
     blocks: tuple[int, ...] | None = None   # sizes of the diagonal blocks of Lambda; None: one block of size q
+    reml_offset: float = 0.0   # 2 log|det S| when X was replaced by X S: REML's log|X'V^-1X| is reported for X
 
     @classmethod
     def from_arrays(cls, y: np.ndarray, x: np.ndarray, z: np.ndarray, groups: np.ndarray,
@@ -95,7 +96,7 @@ class CrossProducts:
     @classmethod
     def from_codes(cls, y: np.ndarray, x: np.ndarray, z: np.ndarray, codes: np.ndarray,
                    labels: np.ndarray, z_in_x: tuple[int, ...] | None = None,
-                   blocks: tuple[int, ...] | None = None) -> CrossProducts:
+                   blocks: tuple[int, ...] | None = None, reml_offset: float = 0.0) -> CrossProducts:
         """As :meth:`from_arrays`, with the groups given as codes 0..m-1 (one per row) and their labels.
 
         One weighted bincount per entry; one buffer, reused, holds the row-wise
@@ -126,7 +127,7 @@ class CrossProducts:
                 ztx[a, c] = ztz[a, z_column_of[c]] if c in z_column_of else per_group(z[:, a], x[:, c])
             zty[a] = per_group(z[:, a], y)
         return cls(ztz, ztx, zty, x.T @ x, x.T @ y, float(y @ y), len(y), labels,
-                   None if blocks is None or len(blocks) == 1 else tuple(blocks))
+                   None if blocks is None or len(blocks) == 1 else tuple(blocks), reml_offset)
 
     @property
     def q(self) -> int:
@@ -136,16 +137,6 @@ class CrossProducts:
     def structure(self) -> tuple[int, ...]:
         """The sizes of the blocks of correlated random effects: ``(q,)`` for one unstructured Psi."""
         return (self.q,) if self.blocks is None else self.blocks
-
-    def transformed(self, t: np.ndarray) -> CrossProducts:
-        """The cross-products of the model with Z replaced by Z T (T is q x q and invertible).
-
-        >>> cp = CrossProducts.from_arrays(np.array([1.0, 2.0]), np.ones((2, 1)), np.ones((2, 1)), np.array([0, 1]))
-        >>> cp.transformed(np.array([[2.0]])).zty.tolist()
-        [[2.0, 4.0]]
-        """
-        return replace(self, ztz=np.einsum("ji,jkm,kl->ilm", t, self.ztz, t),
-                       ztx=np.einsum("ji,jkm->ikm", t, self.ztx), zty=t.T @ self.zty)
 
     @property
     def p(self) -> int:
@@ -285,7 +276,7 @@ def _deviance(s: _Solve, cp: CrossProducts, reml: bool) -> tuple[float, int]:
     dof = cp.n - cp.p if reml else cp.n
     deviance = s.logdet_a + dof * (1.0 + np.log(2.0 * np.pi * s.r2 / dof))
     if reml:
-        deviance += float(np.linalg.slogdet(s.w)[1])
+        deviance += float(np.linalg.slogdet(s.w)[1]) - cp.reml_offset
     return float(deviance), dof
 
 
@@ -300,7 +291,7 @@ def deviance_at(psi: np.ndarray, sigma2: float, cp: CrossProducts, reml: bool) -
     dof = cp.n - cp.p if reml else cp.n
     deviance = s.logdet_a + dof * np.log(2.0 * np.pi * sigma2) + s.r2 / sigma2
     if reml:
-        deviance += float(np.linalg.slogdet(s.w)[1])
+        deviance += float(np.linalg.slogdet(s.w)[1]) - cp.reml_offset
     return float(deviance)
 
 

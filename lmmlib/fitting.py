@@ -270,12 +270,13 @@ def fit_model(model, method: str) -> MixedFit:
     if not optimum.hessian_positive_definite and not boundary:
         warn(f"{method} fit of {text}: the gradient is zero but the Hessian is not positive definite, so the "
              "estimate may be a saddle point; try another parametrisation", ConvergenceWarning)
-    se = np.sqrt(solution.sigma2 * np.diag(np.linalg.inv(solution.w)))
-    fixed = pd.DataFrame(np.column_stack([solution.beta, se, solution.beta / se]),
+    beta, covariance = model.fixed_effects(solution.beta, solution.w, solution.sigma2)
+    se = np.sqrt(np.diag(covariance))
+    fixed = pd.DataFrame(np.column_stack([beta, se, beta / se]),
                          index=pd.Index(model.fixed_names, name="term"), columns=["estimate", "se", "z"])
     modes, modes_se = _conditional_modes(lam, solution, cp.groups, names, model.group)
     design = model.design
-    fitted = design.x @ solution.beta
+    fitted = design.x @ beta
     for column, mode in zip(design.z.T, modes.to_numpy().T):
         fitted += column * mode[design.group_codes]
     index = design.frame.index

@@ -13,14 +13,17 @@ The stages follow lme4 (``lFormula`` -> ``mkLmerDevfun`` -> ``optimizeLmer`` ->
    computed after the fit (likelihood at other values, simulation, bootstrap,
    marginal covariance, prediction) needs no data again.
 
-The optimizer works in internal coordinates in which every random-effects column
-is centred (when the model has a random intercept in the same block) and scaled to
-unit standard deviation: Z T instead of Z, with T an invertible q x q matrix.  The
-likelihood is the same function of Psi in any such coordinates, so the optimum is
-the same, but the search no longer depends on the units or the origin of the
-predictors: a slope in minutes instead of days, or a year counted from 0 instead of
-from the first occasion, converges as fast and to exactly rescaled estimates, and
-the checks made at the optimum (gradient, singular fit) give the same verdict.
+The optimizer works in internal coordinates: every column of Z and of X is centred
+(when the model has an intercept to take the mean) and scaled to unit standard
+deviation -- Z T and X S instead of Z and X, with T and S invertible -- and the
+response is centred when X has an intercept.  The likelihood is the same function
+of Psi and sigma in any such coordinates (REML's up to the constant 2 log|det S|,
+which is added back), so the optimum is the same, but neither the search nor the
+arithmetic depends any longer on the units or the origin of the predictors and the
+response: a slope in minutes instead of days, a year counted from 0 instead of from
+the first occasion, or a response measured from a distant origin converges as fast,
+to exactly rescaled estimates and with the same precision, and the checks made at the
+optimum (gradient, singular fit) give the same verdict.
 
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(7)
@@ -41,7 +44,7 @@ from .engine import CrossProducts, lambda_from_theta, profiled_deviance, theta_p
 from .errors import InputError
 from .formula import parse_formula
 from .identifiability import check_identifiable, check_response
-from .model_frame import ModelDesign, check_method, model_design, new_rows_matrix
+from .model_frame import check_method, model_design, new_rows_matrix, require_full_rank
 
 
 class MixedModel:
@@ -66,23 +69,44 @@ class MixedModel:
         The rows used and the matrices y, X, Z (:class:`lmmlib.model_frame.ModelDesign`).
     cross_products
         The per-group cross-products in the optimizer's internal coordinates.
-    scaling
-        T, the q x q matrix of those coordinates (Z T is what the optimizer sees).
+    scaling, x_scaling, y_shift
+        T (q x q), S (p x p) and c: the optimizer sees Z T, X S and y - c.
     column_scale
         The standard deviation (or, when not centred, the root mean square) of each column of Z.
+    internal_x, internal_z
+        X S and Z T, the rows of the internal coordinates (for refits to new responses).
     """
 
     def __init__(self, data: pd.DataFrame, formula: str, group: str | None = None,
                  random: str | None = None) -> None:
         self.formula = parse_formula(formula, group, random)
         self.design = design = model_design(data, self.formula)
-        raw = CrossProducts.from_codes(design.y, design.x, design.z, design.group_codes, design.group_labels,
-                                       design.z_in_x, blocks=design.blocks)
-        check_identifiable(design, raw)
-        check_response(design, raw)
-        self.scaling, self.column_scale = internal_scaling(design)
-        self.cross_products = raw.transformed(self.scaling)
-        self.n_dropped = len(data) - raw.n
+        self.scaling, self.column_scale = internal_scaling(design.z, design.random_names, design.blocks)
+        self.x_scaling, _ = internal_scaling(design.x, design.fixed_names, (len(design.fixed_names),))
+        intercept = design.fixed_names.index("Intercept") if "Intercept" in design.fixed_names else None
+        self.y_shift = float(design.y.mean()) if intercept is not None else 0.0
+        self.internal_x = np.asfortranarray(design.x @ self.x_scaling)
+        require_full_rank(self.internal_x, self.formula.text, design.fixed_names)
+        # a column of Z that is a column of X stays one when both are moved in the same way
+        shared = design.z_in_x is not None and np.array_equal(
+            self.scaling, self.x_scaling[np.ix_(design.z_in_x, design.z_in_x)])
+        self.internal_z = (self.internal_x[:, list(design.z_in_x)] if shared
+                           else np.asfortranarray(design.z @ self.scaling))
+        self.cross_products = cp = CrossProducts.from_codes(
+            design.y - self.y_shift, self.internal_x, self.internal_z, design.group_codes, design.group_labels,
+            design.z_in_x if shared else None, blocks=design.blocks,
+            reml_offset=2 * float(np.linalg.slogdet(self.x_scaling)[1]))
+        check_identifiable(design, cp)
+        check_response(design, cp)
+        self.n_dropped = len(data) - cp.n
+
+    def fixed_effects(self, internal_beta: np.ndarray, internal_w: np.ndarray, sigma2: float):
+        """beta and its covariance sigma^2 W^-1 in the units of the data, from the internal coordinates."""
+        beta = self.x_scaling @ internal_beta
+        if self.y_shift:
+            beta[self.fixed_names.index("Intercept")] += self.y_shift
+        covariance = sigma2 * self.x_scaling @ np.linalg.inv(internal_w) @ self.x_scaling.T
+        return beta, covariance
 
     # ------------------------------------------------------------------ what the model is
     @property
@@ -175,23 +199,22 @@ class MixedModel:
         return problems
 
 
-def internal_scaling(design: ModelDesign) -> tuple[np.ndarray, np.ndarray]:
-    """T with Z T centred and scaled, and the scale of each column of Z.
+def internal_scaling(columns: np.ndarray, names: list[str], blocks: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """T with *columns* T centred and scaled, and the scale of each column.
 
-    A column in the same block as a random intercept is centred (T moves its mean
-    into the intercept) and divided by its standard deviation; any other column is
-    divided by its root mean square.  A column that is zero throughout keeps scale 1
-    (the identifiability checks reject such a design anyway).
+    A column in the same block as an intercept (the column named ``Intercept``) is
+    centred (T moves its mean into the intercept) and divided by its standard
+    deviation; any other column is divided by its root mean square.  A column that is
+    constant keeps scale 1 (the rank and identifiability checks reject such a design).
 
-    >>> from lmmlib.formula import parse_formula
-    >>> data = pd.DataFrame({"y": [1.0, 2.0, 4.0, 3.0], "x": [10.0, 12.0, 10.0, 12.0], "g": [1, 1, 2, 2]})
-    >>> t, scale = internal_scaling(model_design(data, parse_formula("y ~ x + (x | g)")))
-    >>> t.tolist(), scale.tolist()
-    ([[1.0, -11.0], [0.0, 1.0]], [1.0, 1.0])
+    >>> z = np.array([[1.0, 10.0], [1.0, 12.0], [1.0, 10.0], [1.0, 12.0]])
+    >>> t, scale = internal_scaling(z, ["Intercept", "x"], (2,))
+    >>> t.tolist(), scale.tolist(), (z @ t).tolist()
+    ([[1.0, -11.0], [0.0, 1.0]], [1.0, 1.0], [[1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
     """
-    z, names = design.z, design.random_names
+    z = columns
     q = z.shape[1]
-    block_of = np.repeat(np.arange(len(design.blocks)), design.blocks)
+    block_of = np.repeat(np.arange(len(blocks)), blocks)
     intercept = names.index("Intercept") if "Intercept" in names else None
     t, scale = np.eye(q), np.ones(q)
     for k in range(q):

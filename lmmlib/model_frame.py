@@ -129,8 +129,8 @@ class ModelDesign:
 def model_design(data: pd.DataFrame, formula: MixedFormula) -> ModelDesign:
     """Check the inputs (see :func:`model_frame`) and build y, X and Z.
 
-    Raises InputError for a name that is not a column, for a random term named
-    twice, and if the fixed-effects columns are collinear, naming the rank.
+    Raises InputError for a name that is not a column and for a random term named
+    twice.  (The rank of X is checked by the model, on centred columns.)
     """
     frame = model_frame(data, formula)
     description = parsed_formula(formula.fixed)
@@ -160,7 +160,6 @@ def model_design(data: pd.DataFrame, formula: MixedFormula) -> ModelDesign:
         z = np.column_stack([matrix for matrix, _ in parts])
     for values, part in ((y, formula.text), (x, formula.text), (z, formula.text)):
         _require_finite(values, part)
-    _require_full_rank(x, formula.text)
     groups = frame[formula.group].to_numpy()
     codes, labels = pd.factorize(groups)
     return ModelDesign(formula=formula, frame=frame, y=y[:, 0], x=x, z=z, groups=groups,
@@ -330,12 +329,24 @@ def _require_finite(values: np.ndarray, formula: str) -> None:
                          "0 or of a negative number); change the transformation or drop those rows")
 
 
-def _require_full_rank(x: np.ndarray, formula: str) -> None:
-    """InputError if X'X, scaled to unit diagonal, is numerically singular."""
+def require_full_rank(x: np.ndarray, formula: str, names: list[str]) -> None:
+    """InputError if X'X, scaled to unit diagonal, is numerically singular.
+
+    The model applies it to its centred and scaled X, so that a predictor far from its
+    origin (a year, say) is not mistaken for a copy of the intercept; there a column
+    that is constant (beside an intercept) or zero throughout becomes zero.
+
+    >>> require_full_rank(np.array([[1.0, 0.0], [1.0, 0.0]]), "y ~ w", ["Intercept", "w"])
+    Traceback (most recent call last):
+    ...
+    lmmlib.errors.InputError: the fixed-effects column 'w' of 'y ~ w' is constant (or zero) ...
+    """
     xtx = x.T @ x
     scale = np.sqrt(np.diag(xtx))
     if np.any(scale == 0):
-        raise InputError(f"a fixed-effects column of {formula!r} is all zero; drop that term")
+        name = names[int(np.argmin(scale))]
+        raise InputError(f"the fixed-effects column {name!r} of {formula!r} is constant (or zero) in the rows "
+                         "used, so it cannot be told from the intercept; drop that term")
     eigenvalues = np.linalg.eigvalsh(xtx / np.outer(scale, scale))
     rank = int(np.sum(eigenvalues > 1e-10 * eigenvalues.max()))
     if rank < x.shape[1]:

@@ -19,10 +19,16 @@ from .fitting import GRADIENT_TOLERANCE, MixedFit
 
 @dataclass(frozen=True)
 class Refitted:
-    """The optimum of the profiled deviance for one response, with its gradient check."""
+    """The optimum of the profiled deviance for one response, with its gradient check.
+
+    ``evaluation`` is in the model's internal coordinates; ``beta`` and ``fixed_se``
+    are the fixed effects and their standard errors in the units of the data.
+    """
 
     evaluation: Evaluation
     gradient_norm: float     # of the log-likelihood in theta, as MixedFit.gradient_norm
+    beta: np.ndarray
+    fixed_se: np.ndarray
 
     @property
     def converged(self) -> bool:
@@ -34,16 +40,11 @@ class Refitted:
         """The maximised log-likelihood (restricted for REML)."""
         return -self.evaluation.deviance / 2
 
-    @property
-    def fixed_se(self) -> np.ndarray:
-        """Standard errors of the fixed effects, sqrt of the diagonal of sigma^2 W^-1 (as MixedFit.fixed)."""
-        return np.sqrt(self.evaluation.sigma2 * np.diag(np.linalg.inv(self.evaluation.w)))
-
 
 class ResponseRefit:
     """One model refitted to new responses with its rows, groups and design matrices unchanged.
 
-    Z_i'Z_i, Z_i'X_i and X'X are those of *model* (in its scaled coordinates);
+    Z_i'Z_i, Z_i'X_i and X'X are those of *model* (in its internal coordinates);
     :meth:`refit` adds Z_i'y, X'y and y'y for the new response and runs one BFGS
     pass with the analytic gradient of :func:`lmmlib.engine.evaluate`, starting
     from *start* (the model's internal theta; Lambda = I if None).  Starting near
@@ -64,7 +65,7 @@ class ResponseRefit:
         self.model, self.reml = model, reml
         self.base = model.cross_products
         self.start = identity_theta(self.base.structure) if start is None else np.asarray(start, dtype=float)
-        self.group_sums = group_sum_operator(model.design.z @ model.scaling, model.design.group_codes)
+        self.group_sums = group_sum_operator(model.internal_z, model.design.group_codes)
 
     @classmethod
     def of_fit(cls, fit: MixedFit) -> ResponseRefit:
@@ -73,14 +74,17 @@ class ResponseRefit:
 
     def cross_products(self, y: np.ndarray) -> CrossProducts:
         """The model's cross-products for response *y*: only the y-dependent ones are computed."""
-        return replace(self.base, zty=(self.group_sums @ y).reshape(self.base.zty.shape),
-                       xty=self.model.design.x.T @ y, yty=float(y @ y))
+        centred = y - self.model.y_shift
+        return replace(self.base, zty=(self.group_sums @ centred).reshape(self.base.zty.shape),
+                       xty=self.model.internal_x.T @ centred, yty=float(centred @ centred))
 
     def refit(self, y: np.ndarray) -> Refitted:
         """Minimise the profiled deviance for response *y* (same method, same design)."""
         cp = self.cross_products(y)
         optimum = bfgs(cp, self.reml, self.start).evaluation
-        return Refitted(evaluation=optimum, gradient_norm=float(np.linalg.norm(optimum.gradient)) / 2)
+        beta, covariance = self.model.fixed_effects(optimum.beta, optimum.w, optimum.sigma2)
+        return Refitted(evaluation=optimum, gradient_norm=float(np.linalg.norm(optimum.gradient)) / 2,
+                        beta=beta, fixed_se=np.sqrt(np.diag(covariance)))
 
 
 def group_sum_operator(z: np.ndarray, codes: np.ndarray) -> sparse.csr_matrix:

@@ -77,7 +77,7 @@ def naive_interval_coverage(iccs: Sequence[float], n_groups: int = 40, group_siz
             "SE ratio": float(estimate.std(ddof=1) / naive_se.mean()),
         }
         if refit is not None:
-            covers = [abs(result.evaluation.beta[1]) <= means_t * result.fixed_se[1]
+            covers = [abs(result.beta[1]) <= means_t * result.fixed_se[1]
                       for result in map(refit.refit, y.reshape(replicates, n)) if result.converged]
             row["coverage, random-intercept mixed model"] = float(np.mean(covers)) if covers else np.nan
             row["mixed-model refits failed"] = replicates - len(covers)

@@ -111,7 +111,7 @@ def test_fast_refit_equals_a_full_fit_of_the_same_simulated_response(hsb, slope,
     for name in full:
         assert fast[name].converged
         assert fast[name].loglik == pytest.approx(full[name].loglik, abs=1e-6)
-        np.testing.assert_allclose(fast[name].evaluation.beta, full[name].fixed["estimate"], rtol=1e-6)
+        np.testing.assert_allclose(fast[name].beta, full[name].fixed["estimate"], rtol=1e-6)
         np.testing.assert_allclose(fast[name].fixed_se, full[name].fixed["se"], rtol=1e-6)
     one = parametric_bootstrap_lrt(slope, intercept, replicates=1, seed=7, progress=False)
     assert one.replicate_g2[0] == pytest.approx(2 * (full["slope"].loglik - full["intercept"].loglik), abs=2e-6)

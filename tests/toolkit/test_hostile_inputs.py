@@ -155,3 +155,14 @@ def test_a_fit_keeps_its_model_and_needs_no_data_afterwards(sleep):
     text = str(fit)
     assert "Formula: Reaction ~ Days + (Days | Subject)" in text and "Number of obs: 180, groups: Subject, 18" in text
     assert "<table" in fit._repr_html_()
+
+
+@pytest.mark.parametrize("column, shift", [("Days", 1e6), ("Reaction", 1e9)])
+def test_a_distant_origin_costs_no_precision(sleep, column, shift):
+    near = lmmlib.fit_mixed(sleep, "Reaction ~ Days + (Days | Subject)")
+    far = lmmlib.fit_mixed(sleep.assign(**{column: sleep[column] + shift}), "Reaction ~ Days + (Days | Subject)")
+    assert far.loglik == pytest.approx(near.loglik, abs=1e-8)
+    np.testing.assert_allclose(far.fixed.loc["Days", ["estimate", "se"]], near.fixed.loc["Days", ["estimate", "se"]],
+                               rtol=1e-8)
+    np.testing.assert_allclose(far.random_sd["Days"], near.random_sd["Days"], rtol=1e-7)
+    assert far.residual_sd == pytest.approx(near.residual_sd, rel=1e-9)
