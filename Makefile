@@ -55,6 +55,7 @@ notebooks: $(READY)
 bench: $(READY)
 	$(BIN)/python benchmarks/build_and_test_times.py
 	$(BIN)/python benchmarks/engine_speed.py
+	$(BIN)/python benchmarks/python_peers.py
 
 # the engine alone: against statsmodels and lme4 (when Rscript has lme4), large data, bootstrap
 bench-engine: $(READY)

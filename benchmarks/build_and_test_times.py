@@ -1,9 +1,9 @@
 """Print wall times: each chapter's execution, the book build, and the test suite.
 
-Targets on a 2-core machine: each chapter under 30 s, ``python -m lmmlib reproduce``
-under a minute, the book build under 3 minutes, the test suite under 5 minutes.  This is a measurement,
-not a test: it prints
-figures and never fails on a slow machine.
+Targets on a 2-core machine: each chapter under 30 s, ``python -m lmmbook reproduce``
+under a minute, the book build under 3 minutes, the test suite under 5 minutes, the quick
+tier (``make check``) under a minute.  This is a measurement, not a test: it prints figures
+and never fails on a slow machine.
 
 Run it with ``make bench`` (the environment must exist; ``make venv`` creates it).
 """
@@ -19,9 +19,12 @@ BIN = ROOT / ".venv" / "bin"
 CHAPTER_TARGET = 30
 # label -> (command, target in seconds); the build script starts from an empty _build
 STEPS = {
-    "python -m lmmlib reproduce (every published table)": ([str(BIN / "python"), "-m", "lmmlib", "reproduce"], 60),
-    "book build (clean _build, every chapter executed)": ([str(BIN / "python"), "book/build_book.py"], 180),
-    "test suite (unit tests, doctests, nbval)": ([str(BIN / "python"), "-m", "pytest", "-q"], 300),
+    "python -m lmmbook reproduce (every published table)": ([str(BIN / "python"), "-m", "lmmbook", "reproduce"], 60),
+    "book build (clean _build, every chapter executed once)": ([str(BIN / "python"), "book/build_book.py"], 180),
+    "test suite (every test; chapters compared with the build's execution)": (
+        [str(BIN / "python"), "-m", "pytest", "-q"], 300),
+    "quick tier (make check: toolkit tests without the slow ones)": (
+        [str(BIN / "python"), "-m", "pytest", "-q", "-m", "not slow", "tests/toolkit", "lmmlib"], 60),
 }
 
 
