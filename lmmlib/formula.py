@@ -11,6 +11,7 @@ right-hand side, with R's ``^`` inside function calls turned into Python's ``**`
 """
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import InputError
 
@@ -118,6 +119,8 @@ def _random_term(piece: str, formula: str) -> RandomTerm | None:
 def parse_formula(formula: str, group: str | None = None, random: str | None = None) -> MixedFormula:
     """Parse an lme4-style formula, or the three-part form ``formula, group=, random=``.
 
+    Each distinct formula is read once (the result is immutable and kept).
+
     >>> parse_formula("y ~ x + (1 | g) + (0 + x | g)").random_terms
     (RandomTerm(expression='1', group='g', correlated=True), RandomTerm(expression='0 + x', group='g', correlated=True))
     >>> parse_formula("y ~ x", group="g", random="1 + x")
@@ -127,6 +130,13 @@ def parse_formula(formula: str, group: str | None = None, random: str | None = N
     """
     if not isinstance(formula, str):
         raise InputError(f"the formula must be a string, not {type(formula).__name__}; {_EXAMPLE}")
+    if not isinstance(group, (str, type(None))) or not isinstance(random, (str, type(None))):
+        raise InputError("group= and random= must be strings, e.g. group='school', random='1 + cses'")
+    return _parse_formula(formula, group, random)
+
+
+@lru_cache(maxsize=512)
+def _parse_formula(formula: str, group: str | None, random: str | None) -> MixedFormula:
     if not formula.strip():
         raise InputError(f"the formula is empty; {_EXAMPLE}")
     tildes = [i for i, (ch, depth, _) in enumerate(_scan(formula)) if ch == "~" and depth == 0]
@@ -152,8 +162,6 @@ def parse_formula(formula: str, group: str | None = None, random: str | None = N
         if random_terms:
             raise InputError(f"{formula!r} already has a random term: give the random part either in the "
                              "formula, as (1 + x | g), or as group= and random=, not both")
-        if not isinstance(group, str) or not isinstance(random, (str, type(None))):
-            raise InputError("group= and random= must be strings, e.g. group='school', random='1 + cses'")
         random = "1" if random is None else random
         return parse_formula(f"{formula.strip()} + ({random.strip()} | {group.strip()})")
     if not random_terms:
