@@ -17,7 +17,7 @@ from importlib import import_module
 
 from . import examples
 from .bootstrap import BootstrapLikelihoodRatioTest, parametric_bootstrap_lrt, simulated_responses
-from .display import FitSummary, fixed_decimals
+from .display import FitSummary, fixed_decimals, p_value
 from .errors import (
     BoundaryWarning,
     ConvergenceError,
@@ -53,7 +53,7 @@ _LAZY = {
 
 __all__ = [
     "MixedModel", "MixedFit", "fit_mixed", "compare_ml_reml", "MethodComparison", "intraclass_correlation",
-    "FitSummary", "fixed_decimals", "examples",
+    "FitSummary", "fixed_decimals", "p_value", "examples",
     "loglik_at", "variance_parameter_se",
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",

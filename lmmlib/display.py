@@ -61,14 +61,17 @@ class DisplaysAsTable:
 
 
 def p_value(value: float) -> str:
-    """A p-value at 4 decimals, or in e-notation when smaller than 0.0001.
+    """A p-value as a table shows it: three decimals, or "< 0.001" below that.
+
+    More digits would claim a precision that the reference distribution (a chi-square
+    or mixture approximation, a finite bootstrap) does not have.
 
     >>> p_value(0.04321), p_value(1.4477e-48), p_value(float("nan"))
-    ('0.0432', '1.4e-48', '')
+    ('0.043', '< 0.001', '')
     """
     if pd.isna(value):
         return ""
-    return f"{value:.4f}" if value >= 1e-4 else f"{value:.1e}"
+    return f"{value:.3f}" if value >= 0.001 else "< 0.001"
 
 
 class FitSummary:

@@ -137,12 +137,15 @@ class StatsmodelsComparison:
         return self.largest < self.tolerance
 
     def verdict(self) -> str:
-        """One sentence: do the two fits agree, and how closely."""
-        word = "agree" if self.agrees else "DISAGREE"
-        largest = resolved(self.largest)
-        return (f"lmmlib and statsmodels {word}: the largest relative difference over {len(self.table)} "
-                f"numbers is {'below ' + largest[2:] if largest.startswith('<') else largest} "
-                f"(tolerance {self.tolerance:.0e})")
+        """One line (it fits a book's code column): do the two fits agree, and how closely.
+
+        >>> table = pd.DataFrame({"relative difference": [2e-9, -3e-5]})
+        >>> StatsmodelsComparison(table=table, tolerance=1e-4).verdict()
+        'statsmodels agrees to 3.0e-05 (relative; 2 numbers, tolerance 1e-04)'
+        """
+        word = "agrees" if self.agrees else "DISAGREES"
+        return (f"statsmodels {word} to {resolved(self.largest)} "
+                f"(relative; {len(self.table)} numbers, tolerance {self.tolerance:.0e})")
 
     def shown(self) -> pd.DataFrame:
         """The table as text: estimates at 4 decimals, differences in e-notation (below 1e-6: ``< 1e-06``)."""

@@ -1,5 +1,8 @@
 """The book's look: notebook settings, the two sectors' colours and names, published-number tables.
 
+:func:`lecture_check` is the compact form a chapter shows (the lecture's layout and a ✓/✗
+column); :func:`comparison_table` the full one, cell by cell, for the Errata appendix.
+
 >>> comparison = pd.DataFrame({"row": ["rho"], "column": ["REML Estimate"], "published": ["0.180"],
 ...                            "reproduced": [0.18035], "at printed precision": ["0.180"], "rule": ["round"],
 ...                            "match": [True], "reason": [""]})
@@ -36,6 +39,44 @@ def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def lecture_check(comparison: pd.DataFrame) -> pd.DataFrame:
+    """A lecture's table as the chapter shows it: the reproduced values at the precision the
+    lecture printed, laid out as the lecture laid them out, and a column that says, row by row,
+    whether every number agrees with the printed one (✓) or which printed numbers differ (✗).
+
+    *comparison* is the output of :func:`lmmbook.compare_with_published` (one row per printed
+    number).  The explanations of the differences are in the Errata appendix and in the
+    reproducibility report; the table id is kept in ``attrs`` (it is not shown).
+
+    >>> comparison = pd.DataFrame({"row": ["beta", "beta", "psi"], "column": ["ML", "REML", "ML"],
+    ...                            "published": ["1.23", "1.24", "0.823"],
+    ...                            "reproduced": [1.2301, 1.2399, 0.82249],
+    ...                            "at printed precision": ["1.23", "1.24", "0.822"],
+    ...                            "rule": "round", "match": [True, True, False], "reason": ""})
+    >>> lecture_check(comparison).to_dict("index")
+    {'beta': {'ML': '1.23', 'REML': '1.24', 'lecture': '✓'}, 'psi': {'ML': '0.822', 'REML': '', 'lecture': '✗ ML 0.823'}}
+    """
+    rows = list(dict.fromkeys(comparison["row"]))
+    columns = list(dict.fromkeys(comparison["column"]))
+    shown = (comparison.pivot(index="row", columns="column", values="at printed precision")
+             .reindex(index=rows, columns=columns).fillna(""))
+    several = len(columns) > 1
+
+    def verdict(cells: pd.DataFrame) -> str:
+        differing = cells[~cells["match"].astype(bool)]
+        if differing.empty:
+            return "✓"
+        printed = (f"{column} {value}" if several else value
+                   for column, value in zip(differing["column"], differing["published"]))
+        return "✗ " + ", ".join(printed)
+
+    shown["lecture"] = [verdict(comparison[comparison["row"] == row]) for row in rows]
+    shown.index.name = None
+    shown.columns.name = None
+    shown.attrs["table_id"] = comparison.attrs.get("table_id")
+    return shown
+
+
 def more_digits(value: float, printed: str) -> str:
     """*value* with two more digits than *printed* shows (e-notation stays e-notation).
 
@@ -47,20 +88,31 @@ def more_digits(value: float, printed: str) -> str:
     return f"{value:.{digits + 2}e}" if "e" in printed.lower() else f"{value:.{digits + 2}f}"
 
 
+#: Width of a figure in inches: the text column of the HTML book (about 740 px on a
+#: 1280 px screen) at the figures' resolution, so that a figure is shown at its drawn size
+#: and its fonts keep their size in points.
+COLUMN_WIDTH = 6.5
+FIGURE_DPI = 110
+
+
 def setup_notebook() -> None:
-    """Pandas and matplotlib settings shared by all chapters (readable at slide size)."""
+    """Pandas and matplotlib settings shared by all chapters: figures as wide as the text
+    column, fonts legible there and on a projector."""
     import matplotlib as mpl
 
     pd.set_option("display.precision", 4)
     pd.set_option("display.max_columns", 20)
     pd.set_option("display.max_colwidth", 100)
     mpl.rcParams.update({
-        "figure.figsize": (8, 4.5),
-        "figure.dpi": 110,
-        "savefig.dpi": 110,
-        "font.size": 12,
-        "axes.titlesize": 13,
-        "axes.labelsize": 12,
+        "figure.figsize": (COLUMN_WIDTH, 4.0),
+        "figure.dpi": FIGURE_DPI,
+        "savefig.dpi": FIGURE_DPI,
+        "font.size": 11,
+        "axes.titlesize": 12,
+        "axes.labelsize": 11,
+        "xtick.labelsize": 10,
+        "ytick.labelsize": 10,
+        "legend.fontsize": 10,
         "axes.spines.top": False,
         "axes.spines.right": False,
     })
