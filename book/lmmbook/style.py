@@ -11,9 +11,16 @@ column); :func:`comparison_table` the full one, cell by cell, for the Errata app
 """
 from __future__ import annotations
 
+import textwrap
+import warnings
+
 import pandas as pd
 
 from lmmlib import fixed_decimals
+
+#: Longest line of code or printed output in a chapter: what the HTML book's code column
+#: shows without scrolling on a 1280 px screen (checked by tests/book/test_presentation.py).
+LINE_LENGTH = 79
 
 #: The book's colours: three of seaborn's "deep" palette, so that seaborn's figures and the
 #: hand-drawn ones match.
@@ -96,9 +103,11 @@ FIGURE_DPI = 110
 
 
 def setup_notebook() -> None:
-    """Pandas and matplotlib settings shared by all chapters: figures as wide as the text
-    column, fonts legible there and on a projector."""
+    """Pandas, matplotlib and warning settings shared by all chapters: figures as wide as
+    the text column, fonts legible there and on a projector, warnings as wrapped text."""
     import matplotlib as mpl
+
+    warnings.formatwarning = book_warning
 
     pd.set_option("display.precision", 4)
     pd.set_option("display.max_columns", 20)
@@ -116,3 +125,15 @@ def setup_notebook() -> None:
         "axes.spines.top": False,
         "axes.spines.right": False,
     })
+
+
+def book_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning as a chapter prints it: its kind and its message, wrapped to the code column
+    (the file and line of the notebook cell that caused it mean nothing to a reader).
+
+    >>> print(book_warning("the fit is singular: " + "x " * 40, UserWarning, "cell.py", 3), end="")
+    UserWarning: the fit is singular: x x x x x x x x x x x x x x x x x x x x x x x x x
+    x x x x x x x x x x x x x x x
+    """
+    text = f"{category.__name__}: {message}"
+    return "\n".join(textwrap.wrap(text, LINE_LENGTH, break_on_hyphens=False)) + "\n"
