@@ -60,8 +60,8 @@ def lecture_check(comparison: pd.DataFrame) -> pd.DataFrame:
     ...                            "reproduced": [1.2301, 1.2399, 0.82249],
     ...                            "at printed precision": ["1.23", "1.24", "0.822"],
     ...                            "rule": "round", "match": [True, True, False], "reason": ""})
-    >>> lecture_check(comparison).to_dict("index")
-    {'beta': {'ML': '1.23', 'REML': '1.24', 'lecture': '✓'}, 'psi': {'ML': '0.822', 'REML': '', 'lecture': '✗ ML 0.823'}}
+    >>> lecture_check(comparison).values.tolist()
+    [['1.23', '1.24', '✓'], ['0.822', '', '✗ ML 0.823']]
     """
     rows = list(dict.fromkeys(comparison["row"]))
     columns = list(dict.fromkeys(comparison["column"]))
