@@ -14,7 +14,18 @@ from .data import DataFileMismatchError, DataFileMissingError, find_nels88, load
 from .published import compare_with_published, discrepancies, explain_differences, published_values
 from .reproductions import reproduce
 from .simulation import naive_interval_coverage
-from .style import BLUE, ORANGE, RED, SECTOR_COLORS, SECTOR_NAMES, COLUMN_WIDTH, LINE_LENGTH, comparison_table, lecture_check, setup_notebook
+from .style import (
+    BLUE,
+    COLUMN_WIDTH,
+    LINE_LENGTH,
+    ORANGE,
+    RED,
+    SECTOR_COLORS,
+    SECTOR_NAMES,
+    comparison_table,
+    lecture_check,
+    setup_notebook,
+)
 
 __all__ = [
     "load_hsb", "load_nels88", "find_nels88", "DataFileMissingError", "DataFileMismatchError",
