@@ -1,8 +1,9 @@
 # The two commands a reader needs:
-#   make book   build the HTML book into _build/html (sets up .venv first if needed)
+#   make book   build the HTML book into _build/html and its PDF edition (sets up .venv first if needed)
 #   make test   run every test: the toolkit's and the book's tests, doctests, the chapters' outputs, lint
 # Other targets: make check (the quick tier for daily work: toolkit tests without the slow ones, under a
-# minute), make slides (reveal.js decks of every chapter; SHOW_CODE=1 keeps the code), make venv
+# minute), make pdf (the PDF edition only, into _build/latex), make slides (reveal.js decks
+# of every chapter; SHOW_CODE=1 keeps the code), make venv
 # (environment only), make notebooks (re-execute the chapters in place after changing lmmlib),
 # make bench (time the build, the tests and the engine; bench-engine, bench-peers), make clean.
 PYTHON ?= python3
@@ -14,11 +15,28 @@ READY := $(VENV)/.ready
 NPM_PACKAGES := mathjax@3.2.2 mathjax2@npm:mathjax@2.7.9 reveal.js@4.6.0 requirejs@2.3.7 jquery@3.7.1
 OFFLINE := $(VENV)/offline
 
-.PHONY: book slides test check chromium venv notebooks bench bench-engine bench-peers clean
+.PHONY: book pdf slides test check chromium texlive venv notebooks bench bench-engine bench-peers clean
 
-book: $(READY)
+book: $(READY) texlive
 	$(BIN)/python book/build_book.py
+	@if command -v xelatex >/dev/null 2>&1; then $(BIN)/python book/build_book.py --pdf; \
+	  else echo "No TeX Live: the PDF edition was not built (see make texlive)"; fi
 	@echo "Book built: open _build/html/index.html"
+
+# the PDF edition alone (from the executed chapters of the HTML build, if there is one)
+pdf: $(READY) texlive
+	$(BIN)/python book/build_book.py --pdf
+
+# The PDF edition needs xelatex and the LaTeX packages of Jupyter Book's LaTeX class, from
+# Debian's TeX Live (about 500 MB; the fonts-extra collection is not needed, see
+# book/latex/bbm.sty); pdftotext (poppler-utils) lets the tests read the PDF.
+TEXLIVE := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex \
+  texlive-plain-generic lmodern fonts-freefont-otf latexmk poppler-utils
+texlive:
+	@{ command -v xelatex && command -v latexmk && command -v pdftotext; } >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  $(TEXLIVE) >/dev/null; } 2>/dev/null || \
+	  echo "TeX Live could not be installed (Debian packages: $(TEXLIVE)): no PDF edition"
 
 slides: $(READY)
 	$(BIN)/python book/build_slides.py $(if $(SHOW_CODE),--show-code,)

@@ -64,13 +64,15 @@ def plain_markdown(text: str) -> str:
     def directive(match: re.Match) -> str:
         name, title, body = match.group(1), match.group(2).strip(), match.group(3)
         body = "\n".join(line for line in body.splitlines() if not line.startswith(":"))
-        heading = title or {"note": "Note", "seealso": "See also", "warning": "Warning", "tip": "Tip"}.get(name, "")
+        heading = title or {"note": "Note", "seealso": "See also", "warning": "Warning", "tip": "Tip",
+                            "exercise": "Exercise"}.get(name, "")
         return f"**{heading}**\n\n{body.strip()}" if heading else body.strip()
     text = re.sub(r"```\{(\w+)\}([^\n]*)\n(.*?)```", directive, text, flags=re.DOTALL)
+    text = re.sub(r"^:::\{([\w-]+)\}([^\n]*)\n(.*?)^:::", directive, text, flags=re.DOTALL | re.MULTILINE)
     text = re.sub(r"\{doc\}`(?:([^<`]+?)\s*<[^>]+>|([^`]+))`",
                   lambda m: (m.group(1) or m.group(2).rsplit("/", 1)[-1].replace("_", " ")).strip(), text)
     text = re.sub(r"\{cite(?::t)?\}`([^`]+)`", lambda m: f"[{m.group(1)}]", text)
-    return re.sub(r"\{(?:ref|numref|eq)\}`([^`<]+?)(?:\s*<[^>]+>)?`", r"\1", text)
+    return re.sub(r"\{(?:ref|numref|eq|term)\}`([^`<]+?)(?:\s*<[^>]+>)?`", r"\1", text)
 
 
 def deck(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:

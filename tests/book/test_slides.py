@@ -32,6 +32,15 @@ def test_myst_is_translated_for_the_slides():
     assert "{" not in plain and ":class:" not in plain
 
 
+def test_colon_fences_and_glossary_terms_are_translated_for_the_slides():
+    text = (":::{exercise}\n:label: ex-anova-1\n\nShow that the {term}`design effect` is $1 + (n-1)\\rho$.\n:::\n"
+            ":::{admonition} The same model in statsmodels and lme4\n:class: standard-tools\nFit it.\n:::")
+    plain = build_slides.plain_markdown(text)
+    assert plain.startswith("**Exercise**\n\nShow that the design effect is")
+    assert "**The same model in statsmodels and lme4**\n\nFit it." in plain
+    assert "{" not in plain.replace("{n-1}", "") and ":::" not in plain and ":label:" not in plain
+
+
 def test_rules_for_slide_types():
     markdown = nbformat.v4.new_markdown_cell
     assert slide_type(markdown("## A section\nshort")) == "slide"

@@ -1,8 +1,9 @@
 """The built book and the slide decks, in a real (headless) Chromium, served on localhost.
 
 For every page: it loads without console errors, no request leaves localhost, all math is
-typeset, every image has loaded, and the chapters show their published-versus-reproduced
-tables.  For every deck: it opens, advancing works, math is typeset.  On failure a
+typeset, every image has loaded, and nothing (code, output, table, figure) is wider than the
+text column in a 1280 px wide window.  The front page links to the PDF edition when it was
+built.  For every deck: it opens, advancing works, math is typeset.  On failure a
 screenshot is saved in ``_build/browser-failures/``.
 
 Needs the built book (``make book``) and Debian's Chromium (``make test`` installs it when it
@@ -17,8 +18,6 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
-
-from lmmbook.reproductions import CHAPTERS
 
 ROOT = Path(__file__).resolve().parents[3]
 SITE = ROOT / "_build" / "html"
@@ -35,7 +34,8 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: run `make venv`")
 
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-PAGES = [f"{TOC['root']}.html"] + [f"{entry['file']}.html" for part in TOC["parts"] for entry in part["chapters"]]
+PAGES = [f"{TOC['root']}.html"] + [f"{entry['file']}.html" for part in TOC["parts"] for chapter in part["chapters"]
+                                   for entry in [chapter, *chapter.get("sections", [])]]
 # MathJax 3 defines MathJax.startup when it has loaded; wait for its typesetting to finish
 MATH_DONE = "() => !window.MathJax || (window.MathJax.startup && window.MathJax.startup.promise)"
 DECKS = sorted(p.relative_to(SITE).as_posix() for p in (SITE / "slides").glob("*.slides.html"))
@@ -112,11 +112,16 @@ def test_page_works_offline(page, site_url, path):
     broken = page.evaluate("""() => Array.from(document.images)
         .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src)""")
     assert broken == [], f"images that did not load: {broken}"
-    chapter = Path(path).stem
-    for table_id in [t for t, c in CHAPTERS.items() if c == chapter]:
-        headers = page.evaluate(
-            "() => Array.from(document.querySelectorAll('table th')).map(th => th.textContent.trim())")
-        assert table_id in headers, f"the published-versus-reproduced table {table_id} is missing"
+    # nothing wider than the text column: code, printed output and tables fit without scrolling
+    too_wide = page.evaluate("""() => {
+        const column = document.querySelector('article.bd-article').getBoundingClientRect();
+        return Array.from(document.querySelectorAll('article pre, article table, article img'))
+            .filter(el => el.offsetParent !== null)
+            .filter(el => el.scrollWidth > el.clientWidth + 1
+                          || el.getBoundingClientRect().right > column.right + 1)
+            .map(el => `${el.tagName} ${Math.round(el.getBoundingClientRect().width)} px: `
+                       + el.textContent.trim().slice(0, 50))}""")
+    assert too_wide == [], f"wider than the text column ({len(too_wide)}): {too_wide[:5]}"
 
 
 @pytest.mark.parametrize("path", DECKS)
@@ -136,3 +141,12 @@ def test_deck_works_offline(page, site_url, path):
     assert page.evaluate("() => document.querySelectorAll('.MathJax_Error, .mjx-error').length") == 0
     assert page.external == [], f"requests left localhost: {page.external}"
     assert page.errors == [], f"console errors: {page.errors}"
+
+
+def test_the_pdf_edition_is_linked_from_the_front_page(page, site_url):
+    if not (SITE / "linear-mixed-models-python.pdf").exists():
+        pytest.skip("the PDF edition was not built (TeX Live missing: see `make texlive`)")
+    page.goto(f"{site_url}/{TOC['root']}.html")
+    link = page.locator("a", has_text="PDF file")
+    response = page.request.get(link.evaluate("a => a.href"))
+    assert response.ok and response.headers["content-type"] == "application/pdf"
