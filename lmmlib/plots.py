@@ -1,6 +1,8 @@
-"""The book's figures: one style, labelled axes, readable at slide size.
+"""The book's figures: one style, labelled axes, legible in a book's text column.
 
-Each function takes a DataFrame and returns the matplotlib Figure it drew.  The
+Each function takes a DataFrame and returns the matplotlib Figure it drew, at most
+:data:`FIGURE_WIDTH` inches wide (the width of the text column), so that no figure is
+shrunk on the page and its 10-point labels stay 10 points.  The
 scatterplot grids (:func:`trellis`, :func:`coefficients_against`) are seaborn
 ``lmplot`` figures; the other figures are drawn with matplotlib, for the reasons
 given in each function.  seaborn, pyplot, scipy.stats and statsmodels' lowess are
@@ -13,6 +15,8 @@ alone takes more than a second).
 >>> fig = trellis(data, "x", "y", "school", groups=[1224, 1288], ncols=2)
 >>> [ax.get_title() for ax in fig.axes]
 ['1224', '1288']
+>>> float(fig.get_figwidth())
+6.5
 """
 from __future__ import annotations
 
@@ -37,6 +41,12 @@ LINE_WIDTH = 1.3
 SMOOTH_WIDTH = 1.6
 #: Smallest size, in points, of any tick label (the figures are shown on slides).
 MIN_TICK_LABEL_SIZE = 10.0
+#: Width, in inches, of every figure: the text column of the book (lmmbook.COLUMN_WIDTH).
+FIGURE_WIDTH = 6.5
+#: Interval plots name their groups on the axis only up to this many groups per panel;
+#: beyond it a label would be smaller than :data:`MIN_TICK_LABEL_SIZE` or overlap its
+#: neighbours, and the groups are shown as an ordered, unlabelled column.
+MAX_LABELLED_GROUPS = 30
 
 
 def line_key(color: str = "black") -> list[Line2D]:
@@ -120,12 +130,14 @@ def _title_and_key(fig: Figure, title: str | None, color: str) -> None:
         suptitle.set_in_layout(True)
 
 
-def trellis(data: pd.DataFrame, x: str, y: str, group: str, groups: Sequence, ncols: int = 5,
-            color: str = "black", title: str | None = None) -> Figure:
+def trellis(data: pd.DataFrame, x: str, y: str, group: str, groups: Sequence, ncols: int = 4,
+            color: str = "black", title: str | None = None, width: float = FIGURE_WIDTH) -> Figure:
     """One scatterplot per group in *groups*, with a broken least-squares line and a solid smooth.
 
-    The group's id is written at the top of its panel; all panels share their axes,
-    and a key above the panels says which line is which.  A seaborn ``lmplot``.
+    The panels fill a figure *width* inches wide (the text column), *ncols* to a row,
+    as many rows as needed; each panel is a little less tall than wide.  The group's id
+    is written at the top of its panel; all panels share their axes, and a key above
+    the panels says which line is which.  A seaborn ``lmplot``.
     """
     require_frame(data, "trellis")
     require_columns(data, [x, y, group], "trellis")
@@ -133,13 +145,17 @@ def trellis(data: pd.DataFrame, x: str, y: str, group: str, groups: Sequence, nc
     missing = [g for g in groups if g not in present]
     if missing:
         raise InputError(f"trellis: groups {missing} do not occur in column {group!r}")
+    ncols = max(1, min(ncols, len(groups)))
     nrows = math.ceil(len(groups) / ncols)
+    panel_width = width / ncols
+    panel_height = 0.85 * panel_width
     grid = _scatter_grid(data[data[group].isin(list(groups))], x, y, col=group, col_order=groups,
-                         col_wrap=ncols, panel_width=2.4, panel_height=2.3, color=color, point_size=12,
-                         alpha=0.55, sharey=True)
-    grid.set_titles("{col_name}", pad=2)
+                         col_wrap=ncols, panel_width=panel_width, panel_height=panel_height, color=color,
+                         point_size=8, alpha=0.55, sharey=True)
+    grid.set_titles("{col_name}", pad=2, size=MIN_TICK_LABEL_SIZE)
     fig = grid.figure
-    fig.set_size_inches(2.4 * ncols, 2.3 * nrows + 1.0)    # one inch more for the title and the key
+    # room above the panels for the key (and the title), below and left for the axis labels
+    fig.set_size_inches(width, panel_height * nrows + 0.9 + (0.3 if title else 0.0))
     fig.supxlabel(x)
     fig.supylabel(y)
     _title_and_key(fig, title, color)
@@ -148,88 +164,102 @@ def trellis(data: pd.DataFrame, x: str, y: str, group: str, groups: Sequence, nc
 
 def coefficients_against(fits: pd.DataFrame, x: str, terms: Sequence[str],
                          term_labels: Mapping[str, str] | None = None, xlabel: str | None = None,
-                         title: str | None = None) -> Figure:
+                         title: str | None = None, width: float = FIGURE_WIDTH) -> Figure:
     """Per-group estimates of each term against a group-level variable *x*,
     with a broken least-squares line, a solid smooth and a key to the two lines.
 
-    One panel per term (a seaborn ``lmplot`` with a column per term); the panels share
-    the x-axis, each term has its own y-axis.
+    One panel per term side by side, *width* inches in all (a seaborn ``lmplot`` with a
+    column per term); the panels share the x-axis, each term has its own y-axis.
     """
     require_columns(fits, [x, "term", "estimate"], "coefficients_against")
     _require_terms(fits, terms, "coefficients_against")
     term_labels = term_labels or {}
+    panel_width = width / len(terms)
+    panel_height = min(3.6, 0.95 * panel_width)
     grid = _scatter_grid(fits[fits["term"].isin(list(terms))], x, "estimate", col="term", col_order=terms,
-                         col_wrap=None, panel_width=4.6, panel_height=4.2, color="black", point_size=14,
-                         alpha=0.6, sharey=False)
+                         col_wrap=None, panel_width=panel_width, panel_height=panel_height, color="black",
+                         point_size=10, alpha=0.6, sharey=False)
     for ax, term in zip(grid.axes.flat, terms):
         ax.set_title("")
         ax.set_xlabel(xlabel or x)
         ax.set_ylabel(term_labels.get(term, f"{term} estimate"))
     fig = grid.figure
-    fig.set_size_inches(4.6 * len(terms), 4.2)
+    fig.set_size_inches(width, panel_height + 0.5 + (0.3 if title else 0.0))
     _title_and_key(fig, title, "black")
     return fig
 
 
-def coefficient_intervals(fits: pd.DataFrame, group: str, terms: Sequence[str], color: str = "black",
-                          title: str | None = None, term_labels: Mapping[str, str] | None = None,
-                          xlim: Mapping[str, tuple[float, float]] | None = None,
-                          reference: Mapping[str, float] | None = None) -> Figure:
-    """Point estimates with confidence intervals for each group, one panel per term.
+def coefficient_intervals(fits: pd.DataFrame, group: str, term: str, by: str | None = None,
+                          labels: Mapping | None = None, colors: Mapping | None = None, color: str = "black",
+                          xlabel: str | None = None, ylabel: str | None = None,
+                          xlim: tuple[float, float] | None = None, reference: float | None = None,
+                          max_labelled: int = MAX_LABELLED_GROUPS, width: float = FIGURE_WIDTH,
+                          title: str | None = None) -> Figure:
+    """Point estimates of one *term* with their confidence intervals, one row per group.
 
-    *fits* is the output of :func:`lmmlib.ols_by_group`.  Groups are listed in the
-    order of their estimate of the first term (in every panel).  *term_labels* gives
-    axis labels, *xlim* fixed x-ranges per term (see :func:`shared_limits`) and
-    *reference* a vertical line per term (e.g. ``{"cses": 0}``).  Every group has a
-    tick; when the groups are too many for a legible label on each, every second
-    (third, ...) group is labelled, counting from the top.
+    *fits* is the output of :func:`lmmlib.ols_by_group`.  The groups are ordered by their
+    estimate, lowest at the bottom, so that the figure shows the distribution of the
+    estimates and the length of every interval.  With *by* (e.g. ``"sector"``) there is
+    one panel per value of *by*, side by side with a common x-axis, each ordered on its
+    own; *labels* names the values (panel titles, with the number of groups) and
+    *colors* colours them; otherwise everything is drawn in *color*.
+
+    A panel of at most *max_labelled* groups names each group at its row.  More groups
+    cannot be named legibly (160 school ids would be a few pixels tall), so their rows
+    carry no labels and the y-axis says *ylabel* (default: "<group>, ordered by
+    estimate").  *xlim* fixes the x-range (see :func:`shared_limits`), *reference* draws
+    a vertical line (e.g. at 0 for a slope).  The figure is *width* inches wide.
     """
     # matplotlib, not seaborn: the intervals are given (the t intervals of ols_by_group), and
     # seaborn's pointplot only draws intervals it computes itself from raw observations;
     # precomputed error bars are not supported (mwaskom/seaborn#3740, #3345).
     import matplotlib.pyplot as plt
 
-    require_columns(fits, [group, "term", "estimate", "lower", "upper"], "coefficient_intervals")
-    _require_terms(fits, terms, "coefficient_intervals")
-    term_labels, xlim, reference = term_labels or {}, xlim or {}, reference or {}
-    first = fits[fits["term"] == terms[0]].sort_values("estimate")
-    order = list(first[group])
-    fig, axes = plt.subplots(1, len(terms), figsize=(4.6 * len(terms), 0.1 * len(order) + 1.4),
-                             sharey=True, squeeze=False)
-    positions = {key: k for k, key in enumerate(order)}
-    for ax, term in zip(axes.flat, terms):
-        rows = fits[fits["term"] == term]
-        ypos = rows[group].map(positions)
-        if term in reference:
-            ax.axvline(reference[term], color="grey", linewidth=1)
-        ax.hlines(ypos, rows["lower"], rows["upper"], color=color, linewidth=1)
-        ax.plot(rows["estimate"], ypos, "o", color=color, markersize=3)
-        ax.set_xlabel(term_labels.get(term, term))
-        if term in xlim:
-            ax.set_xlim(xlim[term])
+    require_columns(fits, [group, "term", "estimate", "lower", "upper"] + ([by] if by else []),
+                    "coefficient_intervals")
+    _require_terms(fits, [term], "coefficient_intervals")
+    labels, colors = labels or {}, colors or {}
+    rows = fits[fits["term"] == term]
+    levels = sorted(rows[by].unique()) if by else [None]
+    panels = [rows[rows[by] == level] if by else rows for level in levels]
+    longest = max(len(panel) for panel in panels)
+    named = longest <= max_labelled
+    # rows 0.05 in apart (5 pixels at 110 dpi) when unlabelled; a labelled row needs the
+    # height of its 10-point label
+    pitch = 1.3 * MIN_TICK_LABEL_SIZE / 72 if named else 0.05
+    height = min(9.0, max(2.6, pitch * longest + 1.2))
+    fig, axes = plt.subplots(1, len(levels), figsize=(width, height), sharex=True, squeeze=False)
+    for ax, level, panel in zip(axes.flat, levels, panels):
+        panel = panel.sort_values("estimate", kind="stable")
+        ypos = np.arange(len(panel))
+        shade = colors.get(level, color) if by else color
+        if reference is not None:
+            ax.axvline(reference, color="grey", linewidth=1)
+        ax.hlines(ypos, panel["lower"], panel["upper"], color=shade, linewidth=0.9)
+        ax.plot(panel["estimate"], ypos, "o", color=shade, markersize=2.5)
+        ax.set_ylim(-1, len(panel))
+        ax.set_xlabel(xlabel or term)
         ax.grid(axis="x", alpha=0.3)
-    first_ax = axes.flat[0]
-    first_ax.set_ylim(-1, len(order))
-    first_ax.set_ylabel(group)
+        if by:
+            ax.set_title(f"{labels.get(level, level)} ({len(panel)})", fontsize=MIN_TICK_LABEL_SIZE + 1)
+        if named:
+            ax.set_yticks(ypos, [str(g) for g in panel[group]], fontsize=MIN_TICK_LABEL_SIZE)
+        else:
+            ax.set_yticks([])
+    axes.flat[0].set_ylabel(ylabel or f"{group}, ordered by estimate")
+    if xlim is not None:
+        axes.flat[0].set_xlim(xlim)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    # Label as many groups as fit at the tick-label size: rows closer than 1.25 label heights
-    # would overlap.
-    size = max(MIN_TICK_LABEL_SIZE, first_ax.yaxis.get_major_ticks()[0].label1.get_fontsize())
-    pitch = first_ax.get_position().height * fig.get_figheight() * 72 / (len(order) + 1)
-    step = max(1, math.ceil(1.25 * size / pitch))
-    labelled = list(range(len(order) - 1, -1, -step))
-    first_ax.set_yticks(range(len(order)), minor=True)
-    first_ax.set_yticks(labelled, [str(order[k]) for k in labelled], fontsize=size)
     fig.tight_layout()
     return fig
 
 
 def coefficient_boxplots(fits: pd.DataFrame, by: str, terms: Sequence[str], labels: Mapping | None = None,
                          colors: Mapping | None = None, term_labels: Mapping[str, str] | None = None,
-                         title: str | None = None) -> Figure:
-    """Boxplots of per-group estimates of each term, one box per value of *by*.
+                         title: str | None = None, width: float = FIGURE_WIDTH) -> Figure:
+    """Boxplots of per-group estimates of each term, one box per value of *by*; one panel
+    per term, side by side, *width* inches in all.
 
     *labels* names the values of *by* (e.g. ``{0: "Public", 1: "Catholic"}``), *colors*
     colours their boxes (e.g. ``{0: "#C44E52", 1: "#4C72B0"}``), *term_labels* titles the panels.
@@ -244,7 +274,7 @@ def coefficient_boxplots(fits: pd.DataFrame, by: str, terms: Sequence[str], labe
     _require_terms(fits, terms, "coefficient_boxplots")
     labels, colors, term_labels = labels or {}, colors or {}, term_labels or {}
     levels = sorted(fits[by].unique())
-    fig, axes = plt.subplots(1, len(terms), figsize=(4.4 * len(terms), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(terms), figsize=(width, min(3.6, width / len(terms))), squeeze=False)
     for ax, term in zip(axes.flat, terms):
         rows = fits[fits["term"] == term]
         boxes = ax.boxplot([rows.loc[rows[by] == level, "estimate"] for level in levels],
@@ -292,7 +322,7 @@ def bootstrap_distribution(result, title: str | None = None) -> Figure:
     grid = np.linspace(top / 400, top, 400)
     lower_density = stats.chi2.pdf(grid, df - 1) if df > 1 else np.zeros_like(grid)
     mixture_density = 0.5 * lower_density + 0.5 * stats.chi2.pdf(grid, df)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(FIGURE_WIDTH, 4.0))
     heights = left.hist(g2[g2 <= top], bins=40, range=(0, top), density=True, color="0.7", edgecolor="white",
                         label=f"{len(g2)} bootstrap replicates")[0]
     left.plot(grid, stats.chi2.pdf(grid, df), color="black", linewidth=2.2, label=rf"$\chi^2_{df}$")
@@ -312,8 +342,9 @@ def bootstrap_distribution(result, title: str | None = None) -> Figure:
     right.set_ylabel(r"$P(G^2 \geq g)$")
     left.axvline(result.g2, color="#C44E52", linestyle="--", linewidth=2, label=f"observed $G^2$ = {result.g2:.2f}")
     right.axvline(result.g2, color="#C44E52", linestyle="--", linewidth=2)
-    left.legend(frameon=False, loc="upper center")   # the right panel uses the same colours
+    # one key for both panels (they use the same colours), below them: the panels stay clear
+    fig.legend(*left.get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False)
     if title:
-        fig.suptitle(title, fontsize=14)
-    fig.tight_layout()
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     return fig

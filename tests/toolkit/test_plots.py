@@ -4,7 +4,9 @@ The figures of the chapters are checked with the chapters' own calls: what each 
 holds (the data, the least-squares line against numpy.polyfit, the smooth against
 statsmodels' lowess at the book's span), the panel titles, the shared axes, the key,
 the figure size and number of Axes (nbval compares ``<Figure size WxH with N Axes>``
-as text), tick labels of at least 10 points, and that no warning is raised.
+as text), a width no larger than the book's text column, tick labels of at least 10
+points, no per-group labels when the groups are too many to name legibly, and that no
+warning is raised.
 """
 import subprocess
 import sys
@@ -23,7 +25,7 @@ from matplotlib.colors import to_hex, to_rgb  # noqa: E402
 from statsmodels.nonparametric.smoothers_lowess import lowess  # noqa: E402
 
 import lmmlib  # noqa: E402
-from lmmbook import SECTOR_COLORS, SECTOR_NAMES, setup_notebook  # noqa: E402
+from lmmbook import COLUMN_WIDTH, SECTOR_COLORS, SECTOR_NAMES, setup_notebook  # noqa: E402
 from lmmlib import plots  # noqa: E402
 
 KEY = ["least-squares line", "nonparametric smooth (lowess)"]
@@ -69,6 +71,14 @@ def silently(function, *args, **kwargs):
         fig = function(*args, **kwargs)
         fig.canvas.draw()
     return fig
+
+
+def check_fits_the_column(fig):
+    """At most the text column's width (lmmbook.COLUMN_WIDTH), and nothing drawn outside it."""
+    assert fig.get_figwidth() <= COLUMN_WIDTH + 1e-9
+    assert plots.FIGURE_WIDTH == COLUMN_WIDTH
+    whole = fig.get_tightbbox()
+    assert whole.x0 >= -1e-9 and whole.x1 <= fig.get_figwidth() + 1e-9
 
 
 def rows_of(points) -> list[tuple[float, float]]:
@@ -119,10 +129,16 @@ def check_tick_labels_legible(fig):
 def test_trellis_draws_the_chapter_sample(hsb, catholic_sample, style):
     color = SECTOR_COLORS[1]
     title = "Catholic schools: 20 chosen at random"
-    fig = silently(plots.trellis, hsb, "cses", "mathach", "school", groups=catholic_sample, ncols=5,
+    fig = silently(plots.trellis, hsb, "cses", "mathach", "school", groups=catholic_sample,
                    color=color, title=title)
     assert len(fig.axes) == 20
-    assert tuple(fig.get_size_inches()) == pytest.approx((12.0, 10.2))
+    # four panels a row at the column's width, five rows, room for the title and the key
+    assert tuple(fig.get_size_inches()) == pytest.approx((6.5, 5 * 0.85 * 6.5 / 4 + 1.2))
+    check_fits_the_column(fig)
+    titles = [ax.title for ax in fig.axes]
+    assert min(t.get_fontsize() for t in titles) >= 10
+    boxes = [t.get_window_extent() for t in titles]     # panel titles do not run into each other
+    assert all(not a.overlaps(b) for k, a in enumerate(boxes) for b in boxes[k + 1:])
     assert [ax.get_title() for ax in fig.axes] == [str(school) for school in catholic_sample]
     for ax, school in zip(fig.axes, catholic_sample):
         rows = hsb[hsb["school"] == school]
@@ -139,7 +155,7 @@ def test_trellis_draws_the_chapter_sample(hsb, catholic_sample, style):
 def test_trellis_with_an_incomplete_last_row(hsb):
     fig = silently(plots.trellis, hsb, "cses", "mathach", "school", groups=[1224, 1288, 1296], ncols=2)
     assert [ax.get_title() for ax in fig.axes] == ["1224", "1288", "1296"]
-    assert tuple(fig.get_size_inches()) == pytest.approx((4.8, 5.6))
+    assert tuple(fig.get_size_inches()) == pytest.approx((6.5, 2 * 0.85 * 6.5 / 2 + 0.9))
     rows = hsb[hsb["school"] == 1296]
     check_scatter_panel(fig.axes[2], rows["cses"], rows["mathach"], "black")
     top_right = fig.axes[1]                            # nothing below it: it shows its own x values
@@ -158,7 +174,8 @@ def test_coefficients_against_school_mean_ses(school_fits, style):
     fig = silently(plots.coefficients_against, school_fits, "meanses", TERMS, xlabel="school mean SES",
                    term_labels=labels, title=title)
     assert len(fig.axes) == 2
-    assert tuple(fig.get_size_inches()) == pytest.approx((9.2, 4.2))
+    assert tuple(fig.get_size_inches()) == pytest.approx((6.5, 0.95 * 3.25 + 0.8))
+    check_fits_the_column(fig)
     assert [ax.get_ylabel() for ax in fig.axes] == [labels[term] for term in TERMS]
     assert [ax.get_xlabel() for ax in fig.axes] == ["school mean SES"] * 2
     assert [ax.get_title() for ax in fig.axes] == ["", ""]
@@ -172,48 +189,61 @@ def test_coefficients_against_school_mean_ses(school_fits, style):
     assert [ax.get_ylabel() for ax in default.axes] == ["Intercept estimate", "cses estimate"]
 
 
-def test_coefficient_intervals_of_the_public_schools(school_fits, style):
-    public = school_fits[school_fits["sector"] == 0]
-    color = SECTOR_COLORS[0]
-    labels = {"Intercept": "intercept (school mean of mathach)", "cses": "slope of cses"}
-    limits = plots.shared_limits(school_fits, TERMS)
-    fig = silently(plots.coefficient_intervals, public, "school", TERMS, color=color, term_labels=labels,
-                   xlim=limits, reference={"cses": 0}, title="Public schools (90)")
+@pytest.mark.parametrize("term, reference", [("Intercept", None), ("cses", 0.0)])
+def test_coefficient_intervals_of_160_schools_by_sector(school_fits, style, term, reference):
+    label = {"Intercept": "intercept (school mean of mathach)", "cses": "slope of cses"}[term]
+    limits = plots.shared_limits(school_fits, [term])[term]
+    fig = silently(plots.coefficient_intervals, school_fits, "school", term, by="sector", labels=SECTOR_NAMES,
+                   colors=SECTOR_COLORS, xlabel=label, ylabel="schools, ordered by estimate", xlim=limits,
+                   reference=reference)
     assert len(fig.axes) == 2
-    assert tuple(fig.get_size_inches()) == pytest.approx((9.2, 10.4))
-    assert [ax.get_xlabel() for ax in fig.axes] == [labels[term] for term in TERMS]
-    np.testing.assert_allclose([ax.get_xlim() for ax in fig.axes], [limits[term] for term in TERMS])
-    order = list(public[public["term"] == "Intercept"].sort_values("estimate")["school"])
-    position = {school: k for k, school in enumerate(order)}
-    for ax, term in zip(fig.axes, TERMS):
-        rows = public[public["term"] == term]
+    check_fits_the_column(fig)
+    assert fig.get_figwidth() == pytest.approx(COLUMN_WIDTH)
+    assert fig.get_figheight() <= 9
+    assert [ax.get_title() for ax in fig.axes] == ["Public (90)", "Catholic (70)"]
+    assert [ax.get_xlabel() for ax in fig.axes] == [label, label]
+    assert fig.axes[0].get_ylabel() == "schools, ordered by estimate"
+    np.testing.assert_allclose([ax.get_xlim() for ax in fig.axes], [limits, limits])   # a common x-axis
+    for ax, sector in zip(fig.axes, (0, 1)):
+        rows = school_fits[(school_fits["term"] == term) & (school_fits["sector"] == sector)]
+        rows = rows.sort_values("estimate")
+        position = np.arange(len(rows))
         (intervals,) = [c for c in ax.collections if hasattr(c, "get_segments")]
-        expected = [((lo, k), (hi, k)) for lo, hi, k in zip(rows["lower"], rows["upper"], rows["school"].map(position))]
+        expected = [((lo, k), (hi, k)) for lo, hi, k in zip(rows["lower"], rows["upper"], position)]
         assert rows_of(np.reshape(intervals.get_segments(), (-1, 4))) == rows_of(np.reshape(expected, (-1, 4)))
         (points,) = [line for line in ax.get_lines() if line.get_marker() == "o"]
-        expected_points = np.column_stack([rows["estimate"], rows["school"].map(position)])
-        assert rows_of(points.get_xydata()) == rows_of(expected_points)
-        assert to_hex(points.get_color()) == to_hex(color)
-    (reference,) = [line for line in fig.axes[1].get_lines() if line.get_marker() != "o"]
-    assert list(reference.get_xdata()) == [0, 0]
-    # every school has a tick; the labelled ones name the school at that position
-    first = fig.axes[0]
-    ticks = set(first.get_yticks()) | set(first.get_yticks(minor=True))   # a minor tick is dropped where a
-    assert sorted(ticks) == list(range(90))                               # major tick is
-    labelled = [(int(tick), label.get_text()) for tick, label in zip(first.get_yticks(), first.get_yticklabels())]
-    assert labelled and all(text == str(order[tick]) for tick, text in labelled)
-    assert labelled[0][0] == 89                        # the top school is labelled
-    assert len(labelled) >= 90 // 3
-    boxes = sorted((label.get_window_extent() for label in first.get_yticklabels()), key=lambda box: box.y0)
+        np.testing.assert_allclose(points.get_xydata(), np.column_stack([rows["estimate"], position]))
+        assert np.all(np.diff(points.get_xdata()) >= 0)     # ordered by estimate, lowest at the bottom
+        assert to_hex(points.get_color()) == to_hex(SECTOR_COLORS[sector])
+        # 90 or 70 schools: no school is named (its id could not be legible), no tick at all
+        assert list(ax.get_yticks()) == [] and not [t for t in ax.get_yticklabels() if t.get_text()]
+        references = [line for line in ax.get_lines() if line.get_marker() != "o"]
+        assert [list(line.get_xdata()) for line in references] == ([] if reference is None else [[0, 0]])
+        # rows far enough apart to tell the intervals apart: at least 4 pixels at the book's 110 dpi
+        pitch = ax.get_position().height * fig.get_figheight() / (len(rows) + 1)
+        assert pitch * 110 >= 4
+    check_tick_labels_legible(fig)
+
+
+def test_coefficient_intervals_name_every_group_when_there_is_room(school_fits, style):
+    few = school_fits[school_fits["school"].isin([1224, 1288, 1296, 1308, 1317])]
+    fig = silently(plots.coefficient_intervals, few, "school", "Intercept")
+    assert len(fig.axes) == 1 and fig.get_figwidth() <= COLUMN_WIDTH
+    order = list(few[few["term"] == "Intercept"].sort_values("estimate")["school"])
+    assert [label.get_text() for label in fig.axes[0].get_yticklabels()] == [str(s) for s in order]
+    assert fig.axes[0].get_ylabel() == "school, ordered by estimate"
+    boxes = sorted((label.get_window_extent() for label in fig.axes[0].get_yticklabels()), key=lambda b: b.y0)
     assert all(lower.y1 <= upper.y0 for lower, upper in zip(boxes, boxes[1:]))   # labels do not overlap
     check_tick_labels_legible(fig)
 
 
-def test_coefficient_intervals_label_every_group_when_there_is_room(school_fits):
-    few = school_fits[school_fits["school"].isin([1224, 1288, 1296, 1308, 1317])]
-    fig = silently(plots.coefficient_intervals, few, "school", TERMS)
-    order = list(few[few["term"] == "Intercept"].sort_values("estimate")["school"])
-    assert [label.get_text() for label in fig.axes[0].get_yticklabels()] == [str(s) for s in reversed(order)]
+def test_coefficient_intervals_stop_naming_groups_beyond_the_limit(school_fits):
+    public = school_fits[school_fits["sector"] == 0]
+    some = public[public["school"].isin(sorted(public["school"].unique())[:plots.MAX_LABELLED_GROUPS + 1])]
+    named = silently(plots.coefficient_intervals, some, "school", "cses", max_labelled=plots.MAX_LABELLED_GROUPS + 1)
+    unnamed = silently(plots.coefficient_intervals, some, "school", "cses")
+    assert len(named.axes[0].get_yticklabels()) == plots.MAX_LABELLED_GROUPS + 1
+    assert list(unnamed.axes[0].get_yticks()) == []
 
 
 def test_coefficient_boxplots_by_sector(school_fits, style):
@@ -221,7 +251,8 @@ def test_coefficient_boxplots_by_sector(school_fits, style):
                    colors=SECTOR_COLORS, term_labels={"Intercept": "intercepts", "cses": "slopes of cses"},
                    title="Within-school least-squares coefficients by sector")
     assert len(fig.axes) == 2
-    assert tuple(fig.get_size_inches()) == pytest.approx((8.8, 4.4))
+    assert tuple(fig.get_size_inches()) == pytest.approx((6.5, 3.25))
+    check_fits_the_column(fig)
     assert [ax.get_title() for ax in fig.axes] == ["intercepts", "slopes of cses"]
     for ax, term in zip(fig.axes, TERMS):
         assert [t.get_text() for t in ax.get_xticklabels()] == ["Public", "Catholic"]
@@ -236,7 +267,7 @@ def test_coefficient_boxplots_by_sector(school_fits, style):
 
 
 @pytest.mark.parametrize("function, args", [
-    (plots.coefficient_intervals, ("school", ["Intercept", "ses"])),
+    (plots.coefficient_intervals, ("school", "ses")),
     (plots.coefficient_boxplots, ("sector", ["Intercept", "ses"])),
     (plots.coefficients_against, ("meanses", ["Intercept", "ses"])),
 ])
