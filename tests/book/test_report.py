@@ -1,6 +1,5 @@
-"""The reproducibility report, its command line, and its agreement with what the chapters print."""
+"""The reproducibility report and its command line (what the chapters show of it: test_lecture_tables)."""
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +11,6 @@ from lmmbook import data, published
 from lmmbook import report as report_module
 from lmmbook.__main__ import main
 from lmmbook.reproductions import CHAPTERS, REPRODUCERS
-from lmmbook.style import more_digits
 
 ROOT = Path(__file__).resolve().parents[2]
 FOX_TABLES = [t for t in REPRODUCERS if t.startswith("fox-")]
@@ -102,63 +100,3 @@ def test_every_table_is_reproduced_in_a_chapter_of_the_book():
     toc = (ROOT / "_toc.yml").read_text()
     for chapter in set(CHAPTERS.values()):
         assert f"chapters/{chapter}\n" in toc, f"{chapter} is not in _toc.yml"
-
-
-class _ComparisonTables(HTMLParser):
-    """Collects the tables that lmmbook.comparison_table displays (their header names the table id)."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables, self._cell, self._row = [], None, None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr":
-            self._row = []
-        elif tag in ("td", "th"):
-            self._cell = ""
-
-    def handle_data(self, text):
-        if self._cell is not None:
-            self._cell += text
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._row is not None:
-            self._row.append(self._cell.strip())
-            self._cell = None
-        elif tag == "tr" and self.tables:
-            self.tables[-1].append(self._row)
-
-
-def printed_comparisons(chapter: str) -> dict[str, pd.DataFrame]:
-    """The comparison tables stored in a chapter's outputs, by table id."""
-    notebook = json.loads((ROOT / "chapters" / f"{chapter}.ipynb").read_text(encoding="utf-8"))
-    found = {}
-    for cell in notebook["cells"]:
-        for output in cell.get("outputs", []):
-            html = "".join(output.get("data", {}).get("text/html", ""))
-            parser = _ComparisonTables()
-            parser.feed(html)
-            for rows in parser.tables:
-                header = rows[0]
-                if header and header[0] in REPRODUCERS and "at printed precision" in header:
-                    body = [row[1:] for row in rows[1:] if len(row) == len(header)]
-                    found[header[0]] = pd.DataFrame(body, columns=header[1:])
-    return found
-
-
-@pytest.mark.parametrize("table_id", list(REPRODUCERS))
-def test_the_chapter_prints_what_the_report_computes(table_id):
-    if not table_id.startswith("fox-") and lmmbook.requirements.missing_data_message("nels88"):
-        pytest.skip(lmmbook.requirements.missing_data_message("nels88"))
-    printed = printed_comparisons(CHAPTERS[table_id])
-    assert table_id in printed, f"chapter {CHAPTERS[table_id]} does not show the comparison for {table_id}"
-    shown = printed[table_id].set_index(["row", "column"])
-    computed = lmmbook.reproduce(table_id).set_index(["row", "column"])
-    assert len(shown) == len(computed)
-    for (row, column), cell in computed.iterrows():
-        chapter_cell = shown.loc[(row, column)]
-        expected = more_digits(cell["reproduced"], cell["at printed precision"])
-        assert chapter_cell["reproduced"] == expected, (row, column)
-        assert chapter_cell["match"] == ("✓" if cell["match"] else "✗")
