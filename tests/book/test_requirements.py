@@ -33,7 +33,7 @@ def test_chapters_needing_absent_data_are_skipped_with_instructions(tmp_path):
         pytest.skip("no chapter declares a data requirement")
     environment = {k: v for k, v in os.environ.items() if k != "LMMLIB_DATA_DIR"}
     for command in (  # the chapter-output test, and nbval run on the chapter itself
-            ["tests/book/test_chapter_outputs.py", "-k", needing[0].stem],
+            [f"tests/book/test_chapter_outputs.py::test_the_chapter_prints_its_stored_outputs[{needing[0].stem}]"],
             ["--nbval", str(needing[0])]):
         result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *command],
                                 cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
