@@ -75,3 +75,19 @@ def test_no_page_shows_internal_table_ids(path):
             texts += ["".join(value) for key, value in output.get("data", {}).items() if key.startswith("text/")]
     found = sorted({table_id for table_id in CHAPTERS if any(table_id in text for text in texts)})
     assert not found, f"{path.name} shows internal table ids to the reader: {found}"
+
+
+@pytest.mark.parametrize("chapter", sorted(set(CHAPTERS.values())))
+def test_the_lecture_tables_come_last_in_the_chapter(chapter):
+    """A student meets the reproduction only in the chapter's last section before its summary."""
+    notebook = json.loads((ROOT / "chapters" / f"{chapter}.ipynb").read_text(encoding="utf-8"))
+    sections, first = [], None
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            sections += [line for line in source.splitlines() if line.startswith("## ")]
+        elif first is None and ("compare_with_published" in source or "lecture_check" in source):
+            first = len(sections)
+    assert first is not None, f"{chapter} does not show its lecture tables"
+    assert sections[first:] == ["## Summary", "## Exercises"], (
+        f"{chapter}: sections after the one with the lecture's tables: {sections[first:]}")
