@@ -31,7 +31,7 @@ pdf: $(READY) texlive
 # Debian's TeX Live (about 500 MB; the fonts-extra collection is not needed, see
 # book/latex/bbm.sty); pdftotext (poppler-utils) lets the tests read the PDF.
 TEXLIVE := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex \
-  texlive-plain-generic lmodern fonts-freefont-otf latexmk poppler-utils
+  texlive-plain-generic lmodern fonts-freefont-otf fonts-dejavu-core latexmk poppler-utils
 texlive:
 	@{ command -v xelatex && command -v latexmk && command -v pdftotext; } >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
