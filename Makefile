@@ -11,8 +11,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 # Front-end assets from npm, so that the book and the slides need no network when read:
-# MathJax 3 for the book, and reveal.js, MathJax 2, require.js and jQuery for the slides.
-NPM_PACKAGES := mathjax@3.2.2 mathjax2@npm:mathjax@2.7.9 reveal.js@4.6.0 requirejs@2.3.7 jquery@3.7.1
+# MathJax 3 for the book and the slides, reveal.js for the slides.
+NPM_PACKAGES := mathjax@3.2.2 reveal.js@4.6.0
 OFFLINE := $(VENV)/offline
 
 .PHONY: book pdf slides test check chromium texlive venv notebooks bench bench-engine bench-peers clean

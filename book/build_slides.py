@@ -1,136 +1,216 @@
-"""Make a reveal.js slide deck from every chapter notebook, for offline use.
+"""Build the lecture decks: one reveal.js deck per chapter, from its outline in ``book/decks/``.
 
-Each cell's ``slideshow.slide_type`` metadata (slide, subslide, fragment, skip,
-notes) decides where it goes; ``book/assign_slide_types.py`` sets them.  The decks
-use the stored outputs (no notebook is executed) and local copies of reveal.js,
-MathJax 2, require.js and jQuery (installed from npm by ``make venv``), so they
-open from the file system with no network.  Code is hidden unless ``--show-code``.
+A deck is written as a lecture, not converted from the chapter: ``book/decks/<chapter>.md``
+holds its slides (see ``book/decks/README.md`` for the format).  Figures and tables come
+from the chapter's stored outputs, by name -- a figure by its ``mystnb.figure.name``, any
+other output by the id of the cell that prints it -- so a slide always shows what the
+chapter's code produced (the tests keep the stored outputs equal to a fresh execution).
+The figures are the book's, stored at twice their resolution, so that they stay sharp when
+a slide shows them larger.
 
-Output: ``_slides/slides/<chapter>.slides.html`` plus the assets; the book build
-copies ``_slides`` into the HTML output, where the page "Slides" links to them.
+The decks use local copies of reveal.js and MathJax 3 (installed from npm by ``make venv``)
+and open from the file system with no network.  ``--show-code`` adds, under every slide
+that shows an output, a slide with the code that made it.
+
+Output: ``_slides/slides/<chapter>.html`` plus the assets; the book build copies ``_slides``
+into the HTML output, where the page "Slides" links to them.
 
 Usage: ``.venv/bin/python book/build_slides.py [--show-code]`` (what ``make slides`` runs)
 """
+from __future__ import annotations
+
 import argparse
-import copy
+import base64
+import html
 import re
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import yaml
-from assign_slide_types import slide_type
-from nbconvert import SlidesExporter
-from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 ROOT = Path(__file__).resolve().parent.parent
+DECKS = ROOT / "book" / "decks"
 OUTPUT = ROOT / "_slides" / "slides"      # the book copies _slides into its HTML output
 NPM = ROOT / ".venv" / "npm" / "node_modules"
-#: npm package -> files or folders copied next to the decks (the parts the decks load)
-ASSETS = {
-    "reveal.js": ["dist", "plugin/notes"],
-    "mathjax2": ["MathJax.js", "config", "extensions", "jax/input/TeX", "jax/output/CommonHTML",
-                "jax/element", "fonts/HTML-CSS/TeX/woff", "localization/en"],
-    "requirejs": ["require.js"],
-    "jquery": ["dist/jquery.min.js"],
-}
+#: npm package -> (folder in the package, folder next to the decks)
+ASSETS = {"reveal.js": [("dist", "reveal.js/dist"), ("plugin/notes", "reveal.js/plugin/notes")],
+          "mathjax": [("es5", "mathjax")]}
+#: the frame every slide is laid out in (reveal.js scales it to the screen)
+WIDTH, HEIGHT = 1280, 720
+SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+OUTPUT_REFERENCE = re.compile(r"^!\[([^\]]*)\]\(((?:fig|out)-[\w-]+)\)[ \t]*$", re.MULTILINE)
 
 
-def chapters_in_toc() -> list[Path]:
-    """The chapter notebooks in the order of the table of contents (appendices have no decks)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [entry["file"] for part in toc["parts"] if part["caption"] != "Appendices"
-             for entry in part["chapters"]]
-    return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
+@dataclass
+class Slide:
+    """One slide: its Markdown, its speaker notes, the outputs it shows."""
+    body: str
+    notes: str = ""
+    outputs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Deck:
+    chapter: str
+    title: str
+    slides: list[Slide]
+
+
+def read_outline(path: Path) -> Deck:
+    """Parse ``book/decks/<chapter>.md``: YAML front matter, then slides separated by ``---``
+    lines; the text after a line ``Note:`` is the slide's speaker notes."""
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        raise ValueError(f"{path.name}: the outline must start with front matter (---, title: ..., ---)")
+    _, front, body = SEPARATOR.split(text, maxsplit=2)
+    meta = yaml.safe_load(front) or {}
+    if "title" not in meta:
+        raise ValueError(f"{path.name}: the front matter needs a title")
+    slides = []
+    for part in SEPARATOR.split(body):
+        if not part.strip():
+            continue
+        note = re.search(r"^Note:[ \t]*$", part, flags=re.MULTILINE)
+        content, notes = (part[:note.start()], part[note.end():]) if note else (part, "")
+        slides.append(Slide(body=content.strip(), notes=notes.strip(),
+                            outputs=[name for _, name in OUTPUT_REFERENCE.findall(content)]))
+    return Deck(chapter=path.stem, title=meta["title"], slides=slides)
+
+
+def named_outputs(notebook: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """The chapter's code cells by name: figures by ``mystnb.figure.name``, and every cell by its id."""
+    cells = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        cells[cell.get("id", "")] = cell
+        name = cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
+        if name:
+            cells[name] = cell
+    return cells
+
+
+def markdown() -> MarkdownIt:
+    """CommonMark with tables and $...$ / $$...$$ math, written with MathJax's delimiters."""
+    def math(tex: str, options: dict) -> str:
+        return rf"\[{html.escape(tex)}\]" if options.get("display_mode") else rf"\({html.escape(tex)}\)"
+    return MarkdownIt("commonmark", {"html": True}).enable("table").use(dollarmath_plugin, double_inline=True,
+                                                                          renderer=math)
+
+
+def render_output(cell: nbformat.NotebookNode, name: str, alt: str, images: Path, chapter: str) -> str:
+    """The HTML of a cell's last displayable output: a figure (written next to the deck),
+    an HTML table, or printed text."""
+    for output in reversed(cell.get("outputs", [])):
+        data = output.get("data", {})
+        if "image/png" in data:
+            target = images / f"{chapter}-{name}.png"
+            target.write_bytes(base64.b64decode("".join(data["image/png"])))
+            return (f'<img class="figure" src="img/{target.name}" alt="{html.escape(alt or name)}">')
+        if "text/html" in data:
+            return f'<div class="table">{"".join(data["text/html"])}</div>'
+        text = "".join(output.get("text", "")) or "".join(data.get("text/plain", ""))
+        if text:
+            return f'<pre class="output">{html.escape(text)}</pre>'
+    raise ValueError(f"{chapter}: the cell named {name} has no output to show")
+
+
+def render_deck(deck: Deck, notebook: nbformat.NotebookNode, images: Path, show_code: bool) -> str:
+    cells = named_outputs(notebook)
+    md = markdown()
+    sections = []
+    for number, slide in enumerate(deck.slides, start=1):
+        missing = [name for name in slide.outputs if name not in cells]
+        if missing:
+            raise ValueError(f"{deck.chapter}.md, slide {number}: no figure or cell named {missing} in "
+                             f"chapters/{deck.chapter}.ipynb")
+
+        def output(match: re.Match) -> str:
+            alt, name = match.group(1), match.group(2)
+            return f"\n\n{render_output(cells[name], name, alt, images, deck.chapter)}\n\n"
+        body = md.render(OUTPUT_REFERENCE.sub(output, slide.body))
+        notes = f'<aside class="notes">{md.render(slide.notes)}</aside>' if slide.notes else ""
+        kind = "figure-slide" if "<img" in body else "table-slide" if 'class="table"' in body else "text-slide"
+        section = f'<section class="{kind}">{body}{notes}</section>'
+        if show_code and slide.outputs:
+            code = "\n\n".join(cells[name].source for name in slide.outputs)
+            section = (f"<section>{section}<section class=\"code-slide\"><h3>The code</h3>"
+                       f'<pre class="code">{html.escape(code)}</pre></section></section>')
+        sections.append(section)
+    return TEMPLATE.format(title=html.escape(deck.title), slides="\n".join(sections), width=WIDTH, height=HEIGHT)
+
+
+TEMPLATE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>{title}</title>
+<link rel="stylesheet" href="reveal.js/dist/reveal.css">
+<link rel="stylesheet" href="reveal.js/dist/theme/white.css">
+<link rel="stylesheet" href="deck.css">
+<script>
+window.MathJax = {{
+  tex: {{inlineMath: [["\\\\(", "\\\\)"]], displayMath: [["\\\\[", "\\\\]"]]}},
+  options: {{processHtmlClass: "math"}},
+  startup: {{typeset: true}}
+}};
+</script>
+<script defer src="mathjax/tex-chtml.js"></script>
+</head>
+<body>
+<div class="reveal"><div class="slides">
+{slides}
+</div></div>
+<script src="reveal.js/dist/reveal.js"></script>
+<script src="reveal.js/plugin/notes/notes.js"></script>
+<script>
+Reveal.initialize({{width: {width}, height: {height}, margin: 0.04, center: false, hash: true,
+                   slideNumber: "c/t", transition: "none", plugins: [RevealNotes]}});
+</script>
+</body>
+</html>
+"""
 
 
 def copy_assets(output: Path) -> None:
     for package, parts in ASSETS.items():
-        source = NPM / package
-        if not source.exists():
-            sys.exit(f"{source} is missing: run `make venv` (it installs the slide assets from npm)")
-        for part in parts:
-            target = output / package / part
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if (source / part).is_dir():
-                shutil.copytree(source / part, target)
-            else:
-                shutil.copy2(source / part, target)
+        for source_part, target_part in parts:
+            source = NPM / package / source_part
+            if not source.exists():
+                sys.exit(f"{source} is missing: run `make venv` (it installs the slide assets from npm)")
+            shutil.copytree(source, output / target_part)
+    shutil.copy2(DECKS / "deck.css", output / "deck.css")
 
 
-def plain_markdown(text: str) -> str:
-    """MyST constructs that Jupyter's Markdown does not know, rewritten for the slides."""
-    def directive(match: re.Match) -> str:
-        name, title, body = match.group(1), match.group(2).strip(), match.group(3)
-        body = "\n".join(line for line in body.splitlines() if not line.startswith(":"))
-        heading = title or {"note": "Note", "seealso": "See also", "warning": "Warning", "tip": "Tip",
-                            "exercise": "Exercise"}.get(name, "")
-        return f"**{heading}**\n\n{body.strip()}" if heading else body.strip()
-    text = re.sub(r"```\{(\w+)\}([^\n]*)\n(.*?)```", directive, text, flags=re.DOTALL)
-    text = re.sub(r"^:::\{([\w-]+)\}([^\n]*)\n(.*?)^:::", directive, text, flags=re.DOTALL | re.MULTILINE)
-    text = re.sub(r"\{doc\}`(?:([^<`]+?)\s*<[^>]+>|([^`]+))`",
-                  lambda m: (m.group(1) or m.group(2).rsplit("/", 1)[-1].replace("_", " ")).strip(), text)
-    text = re.sub(r"\{cite(?::t)?\}`([^`]+)`", lambda m: f"[{m.group(1)}]", text)
-    return re.sub(r"\{(?:ref|numref|eq|term)\}`([^`<]+?)(?:\s*<[^>]+>)?`", r"\1", text)
-
-
-def deck(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook as shown on slides: plain Markdown, and a heading cell's text after the
-    heading moved to a cell of its own, typed by the rules of assign_slide_types."""
-    shown = copy.deepcopy(notebook)
-    cells = []
-    for cell in shown.cells:
-        if cell.cell_type != "markdown":
-            cells.append(cell)
-            continue
-        cell.source = plain_markdown(cell.source)
-        lines = cell.source.strip().splitlines()
-        heading_slide = cell.metadata.get("slideshow", {}).get("slide_type") in ("slide", "subslide")
-        if len(lines) > 1 and lines[0].startswith("#") and heading_slide:
-            cell.source = lines[0]
-            cells.append(cell)
-            # the rest: prose (fragment or notes by length), the learning goals on a slide of their own
-            for part in re.split(r"(?=\*\*What you will learn\*\*)", "\n".join(lines[1:])):
-                if part.strip():
-                    body = nbformat.v4.new_markdown_cell(part.strip())
-                    body.metadata["slideshow"] = {"slide_type": slide_type(body)}
-                    cells.append(body)
-        else:
-            cells.append(cell)
-    shown.cells = cells
-    return shown
-
-
-def exporter(show_code: bool) -> SlidesExporter:
-    slides = SlidesExporter(
-        template_name="slides_template", extra_template_basedirs=[str(ROOT / "book")],
-        reveal_url_prefix="reveal.js", reveal_theme="white", reveal_scroll=True, reveal_number="c/t",
-        mathjax_url="mathjax2/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
-        require_js_url="requirejs/require.js", jquery_url="jquery/dist/jquery.min.js",
-    )
-    # merge each cell's stream outputs and apply carriage returns (a progress bar shows its last state)
-    slides.register_preprocessor(CoalesceStreamsPreprocessor(), enabled=True)
-    slides.exclude_input = not show_code
-    slides.exclude_input_prompt = True
-    slides.exclude_output_prompt = True
-    return slides
+def outlines() -> list[Path]:
+    """The deck outlines, in the order of the table of contents."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    order = [Path(entry["file"]).name for part in toc["parts"] for entry in part["chapters"]]
+    decks = [path for path in DECKS.glob("*.md") if path.name != "README.md"]
+    return sorted(decks, key=lambda p: order.index(p.stem) if p.stem in order else len(order))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--show-code", action="store_true", help="show the code cells on the slides")
+    parser.add_argument("--show-code", action="store_true", help="add the code behind every output shown")
     parser.add_argument("--output", type=Path, default=OUTPUT, help=f"folder for the decks (default {OUTPUT})")
     arguments = parser.parse_args(argv)
     output = arguments.output
     shutil.rmtree(output, ignore_errors=True)
-    output.mkdir(parents=True)
+    (output / "img").mkdir(parents=True)
     copy_assets(output)
-    slides = exporter(arguments.show_code)
-    for notebook in chapters_in_toc():
-        body, _ = slides.from_notebook_node(deck(nbformat.read(notebook, as_version=4)))
-        (output / f"{notebook.stem}.slides.html").write_text(body, encoding="utf-8")
-        print(f"slides: {notebook.relative_to(ROOT)} -> {output / notebook.stem}.slides.html")
+    for path in outlines():
+        deck = read_outline(path)
+        notebook = nbformat.read(ROOT / "chapters" / f"{deck.chapter}.ipynb", as_version=4)
+        page = render_deck(deck, notebook, output / "img", arguments.show_code)
+        (output / f"{deck.chapter}.html").write_text(page, encoding="utf-8")
+        print(f"slides: {path.relative_to(ROOT)} -> {output / deck.chapter}.html ({len(deck.slides)} slides)")
     return 0
 
 
