@@ -14,7 +14,7 @@ DECKS = sorted(p.name for p in (SITE / "slides").glob("*.html"))
 WIDTH, HEIGHT = 1280, 720
 #: a figure must be shown at least this share of the frame's width
 FIGURE_SHARE = 0.6
-MEASURE = """() => {
+MEASURE = """([width, share]) => {
   const slide = Reveal.getCurrentSlide(), scale = Reveal.getScale();
   const problems = [];
   if (slide.scrollHeight > slide.clientHeight + 1)
@@ -26,8 +26,8 @@ MEASURE = """() => {
   });
   slide.querySelectorAll('img').forEach(img => {
     if (!(img.complete && img.naturalWidth > 0)) problems.push(`figure ${img.src} did not load`);
-    const share = img.getBoundingClientRect().width / scale / %(width)d;
-    if (share < %(share)f) problems.push(`figure shown at ${Math.round(100 * share)}%% of the frame's width`);
+    const shown = img.getBoundingClientRect().width / scale / width;
+    if (shown < share) problems.push(`figure shown at ${Math.round(100 * shown)}% of the frame's width`);
   });
   const body = slide.cloneNode(true);
   body.querySelectorAll('h1, h2, h3, aside.notes').forEach(el => el.remove());
@@ -38,7 +38,7 @@ MEASURE = """() => {
   });
   if (slide.querySelector('mjx-merror')) problems.push('a MathJax error');
   return problems;
-}""" % {"width": WIDTH, "share": FIGURE_SHARE}
+}"""
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_every_slide_fits_the_frame_and_shows_what_it_should(page, site_url, dec
     for index in range(page.evaluate("() => Reveal.getTotalSlides()")):
         page.evaluate(f"() => Reveal.slide({index})")
         page.wait_for_timeout(50)
-        problems = page.evaluate(MEASURE)
+        problems = page.evaluate(MEASURE, [WIDTH, FIGURE_SHARE])
         if problems:
             FAILURES.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(FAILURES / f"{deck.removesuffix('.html')}-slide-{index + 1}.png"))
