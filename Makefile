@@ -2,8 +2,8 @@
 #   make book   build the HTML book into _build/html and its PDF edition (sets up .venv first if needed)
 #   make test   run every test: the toolkit's and the book's tests, doctests, the chapters' outputs, lint
 # Other targets: make check (the quick tier for daily work: toolkit tests without the slow ones, under a
-# minute), make pdf (the PDF edition only, into _build/latex), make slides (reveal.js decks
-# of every chapter; SHOW_CODE=1 keeps the code), make venv
+# minute), make pdf (the PDF edition only, into _build/latex), make slides (the lecture decks
+# of book/decks, with and without the code, and their PDF handouts), make venv
 # (environment only), make notebooks (re-execute the chapters in place after changing lmmlib),
 # make bench (time the build, the tests and the engine; bench-engine, bench-peers), make clean.
 PYTHON ?= python3
@@ -17,7 +17,7 @@ OFFLINE := $(VENV)/offline
 
 .PHONY: book pdf slides test check chromium texlive venv notebooks bench bench-engine bench-peers clean
 
-book: $(READY) texlive
+book: $(READY) texlive chromium
 	$(BIN)/python book/build_book.py
 	@if command -v xelatex >/dev/null 2>&1; then $(BIN)/python book/build_book.py --pdf; \
 	  else echo "No TeX Live: the PDF edition was not built (see make texlive)"; fi
@@ -39,7 +39,7 @@ texlive:
 	  echo "TeX Live could not be installed (Debian packages: $(TEXLIVE)): no PDF edition"
 
 slides: $(READY)
-	$(BIN)/python book/build_slides.py $(if $(SHOW_CODE),--show-code,)
+	$(BIN)/python book/build_slides.py
 
 test: $(READY) chromium
 	$(BIN)/python -m pytest

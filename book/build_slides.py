@@ -9,13 +9,15 @@ The figures are the book's, stored at twice their resolution, so that they stay 
 a slide shows them larger.
 
 The decks use local copies of reveal.js and MathJax 3 (installed from npm by ``make venv``)
-and open from the file system with no network.  ``--show-code`` adds, under every slide
-that shows an output, a slide with the code that made it.
+and open from the file system with no network.  Each deck is written twice: as it is
+presented, and with the code behind every figure and table on a slide of its own under it
+(``<chapter>-code.html``, for the instructor who wants to show it).  When Chromium and
+playwright are available, a PDF handout of each deck is printed too (``<chapter>.pdf``).
 
-Output: ``_slides/slides/<chapter>.html`` plus the assets; the book build copies ``_slides``
-into the HTML output, where the page "Slides" links to them.
+Output: ``_slides/slides/`` with the decks, handouts, figures and assets; the book build
+copies ``_slides`` into the HTML output, where the page "Slides" links to them.
 
-Usage: ``.venv/bin/python book/build_slides.py [--show-code]`` (what ``make slides`` runs)
+Usage: ``.venv/bin/python book/build_slides.py [--output FOLDER]`` (what ``make slides`` runs)
 """
 from __future__ import annotations
 
@@ -139,10 +141,18 @@ def render_deck(deck: Deck, notebook: nbformat.NotebookNode, images: Path, show_
         section = f'<section class="{kind}">{body}{notes}</section>'
         if show_code and slide.outputs:
             code = "\n\n".join(cells[name].source for name in slide.outputs)
-            section = (f"<section>{section}<section class=\"code-slide\"><h3>The code</h3>"
-                       f'<pre class="code">{html.escape(code)}</pre></section></section>')
+            section = f"<section>{section}{code_slide(code)}</section>"
         sections.append(section)
     return TEMPLATE.format(title=html.escape(deck.title), slides="\n".join(sections), width=WIDTH, height=HEIGHT)
+
+
+def code_slide(code: str) -> str:
+    """A slide with *code*, in the largest monospaced size (at most 20 px) at which every line
+    fits the frame (a character is about 0.6 of the font size wide)."""
+    lines = code.splitlines() or [""]
+    size = min(20, int((HEIGHT - 110) / (1.3 * len(lines))), int((WIDTH - 60) / (0.61 * max(map(len, lines)))))
+    return (f'<section class="code-slide"><h3>The code</h3>'
+            f'<pre class="code" style="font-size: {size}px">{html.escape(code)}</pre></section>')
 
 
 TEMPLATE = """<!doctype html>
@@ -171,7 +181,7 @@ window.MathJax = {{
 <script src="reveal.js/plugin/notes/notes.js"></script>
 <script>
 Reveal.initialize({{width: {width}, height: {height}, margin: 0.04, center: false, hash: true,
-                   slideNumber: "c/t", transition: "none", plugins: [RevealNotes]}});
+                   slideNumber: "c/t", transition: "none", pdfMaxPagesPerSlide: 1, plugins: [RevealNotes]}});
 </script>
 </body>
 </html>
@@ -196,21 +206,50 @@ def outlines() -> list[Path]:
     return sorted(decks, key=lambda p: order.index(p.stem) if p.stem in order else len(order))
 
 
+def print_handouts(decks: list[Path]) -> None:
+    """A PDF of each deck, one slide per page, printed by Chromium in reveal.js's print mode."""
+    chromium = shutil.which("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        chromium = None
+    if not chromium:
+        print("slides: no PDF handouts (they need Chromium and playwright: make test installs Chromium)")
+        return
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+        for deck in decks:
+            page.goto(f"{deck.resolve().as_uri()}?print-pdf", wait_until="load")
+            page.wait_for_function("() => window.Reveal && Reveal.isReady()")
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+            page.evaluate("() => MathJax.startup.promise")
+            slides = page.evaluate("() => Reveal.getTotalSlides()")
+            # the last page of reveal.js's print layout is empty: print the slides' pages only
+            page.pdf(path=deck.with_suffix(".pdf"), print_background=True, prefer_css_page_size=True,
+                     page_ranges=f"1-{slides}")
+        browser.close()
+    print(f"slides: {len(decks)} PDF handouts")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--show-code", action="store_true", help="add the code behind every output shown")
     parser.add_argument("--output", type=Path, default=OUTPUT, help=f"folder for the decks (default {OUTPUT})")
     arguments = parser.parse_args(argv)
     output = arguments.output
     shutil.rmtree(output, ignore_errors=True)
     (output / "img").mkdir(parents=True)
     copy_assets(output)
+    presented = []
     for path in outlines():
         deck = read_outline(path)
         notebook = nbformat.read(ROOT / "chapters" / f"{deck.chapter}.ipynb", as_version=4)
-        page = render_deck(deck, notebook, output / "img", arguments.show_code)
-        (output / f"{deck.chapter}.html").write_text(page, encoding="utf-8")
-        print(f"slides: {path.relative_to(ROOT)} -> {output / deck.chapter}.html ({len(deck.slides)} slides)")
+        for suffix, show_code in (("", False), ("-code", True)):
+            target = output / f"{deck.chapter}{suffix}.html"
+            target.write_text(render_deck(deck, notebook, output / "img", show_code), encoding="utf-8")
+        presented.append(output / f"{deck.chapter}.html")
+        print(f"slides: {path.relative_to(ROOT)} -> {presented[-1]} ({len(deck.slides)} slides)")
+    print_handouts(presented)
     return 0
 
 

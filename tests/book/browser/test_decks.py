@@ -6,10 +6,13 @@ a room), when it is a heading alone, or when its math is not typeset.  Each fail
 saved as a screenshot in ``_build/browser-failures/``.  The deck must also open offline:
 no console errors, no request leaving localhost.
 """
+import re
+
 import pytest
 from browser_support import FAILURES, SITE, skip_unless_ready
 
 skip_unless_ready()
+#: the decks as presented and with their code (<chapter>-code.html)
 DECKS = sorted(p.name for p in (SITE / "slides").glob("*.html"))
 WIDTH, HEIGHT = 1280, 720
 #: a figure must be shown at least this share of the frame's width
@@ -46,8 +49,15 @@ def viewport():
     return {"width": WIDTH, "height": HEIGHT}
 
 
-def test_every_chapter_deck_was_built():
-    assert len(DECKS) >= 10, DECKS
+def test_every_chapter_deck_was_built_with_its_code_and_handout():
+    presented = [deck for deck in DECKS if not deck.endswith("-code.html")]
+    assert len(presented) >= 10, DECKS
+    for deck in presented:
+        stem = deck.removesuffix(".html")
+        assert f"{stem}-code.html" in DECKS
+        handout = (SITE / "slides" / f"{stem}.pdf").read_bytes()
+        slides = (SITE / "slides" / deck).read_text(encoding="utf-8").count('<section class="')
+        assert len(re.findall(rb"/Type\s*/Page\b", handout)) == slides, f"{stem}.pdf: one page per slide"
 
 
 @pytest.mark.parametrize("deck", DECKS)
