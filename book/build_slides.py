@@ -106,14 +106,17 @@ def markdown() -> MarkdownIt:
 
 
 def render_output(cell: nbformat.NotebookNode, name: str, alt: str, images: Path, chapter: str) -> str:
-    """The HTML of a cell's last displayable output: a figure (written next to the deck),
-    an HTML table, or printed text."""
-    for output in reversed(cell.get("outputs", [])):
+    """The HTML of what a named cell shows: for a figure name (``fig-...``) its image, written
+    next to the deck; otherwise its last displayable output, an HTML table or printed text."""
+    outputs = cell.get("outputs", [])
+    if name.startswith("fig-"):
+        outputs = [output for output in outputs if "image/png" in output.get("data", {})]
+    for output in reversed(outputs):
         data = output.get("data", {})
         if "image/png" in data:
             target = images / f"{chapter}-{name}.png"
             target.write_bytes(base64.b64decode("".join(data["image/png"])))
-            return (f'<img class="figure" src="img/{target.name}" alt="{html.escape(alt or name)}">')
+            return f'<img class="figure" src="img/{target.name}" alt="{html.escape(alt or name)}">'
         if "text/html" in data:
             return f'<div class="table">{"".join(data["text/html"])}</div>'
         text = "".join(output.get("text", "")) or "".join(data.get("text/plain", ""))
@@ -221,11 +224,12 @@ def print_handouts(decks: list[Path]) -> None:
         page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
         for deck in decks:
             page.goto(f"{deck.resolve().as_uri()}?print-pdf", wait_until="load")
-            page.wait_for_function("() => window.Reveal && Reveal.isReady()")
+            # reveal.js lays the slides out as pages (.pdf-page) once it is ready
+            page.wait_for_function("() => document.querySelectorAll('.pdf-page').length > 0")
             page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
             page.evaluate("() => MathJax.startup.promise")
-            slides = page.evaluate("() => Reveal.getTotalSlides()")
-            # the last page of reveal.js's print layout is empty: print the slides' pages only
+            slides = page.evaluate("() => document.querySelectorAll('.pdf-page').length")
+            # Chromium adds an empty last page to reveal.js's print layout: print the slides' pages only
             page.pdf(path=deck.with_suffix(".pdf"), print_background=True, prefer_css_page_size=True,
                      page_ranges=f"1-{slides}")
         browser.close()

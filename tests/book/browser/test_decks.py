@@ -67,14 +67,16 @@ def test_every_slide_fits_the_frame_and_shows_what_it_should(page, site_url, dec
     page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
     page.evaluate("() => MathJax.startup.promise")
     failures = []
-    for index in range(page.evaluate("() => Reveal.getTotalSlides()")):
-        page.evaluate(f"() => Reveal.slide({index})")
+    # every slide, the vertical ones too (the code under a slide in the decks with code)
+    for h, v in page.evaluate("() => Reveal.getSlides().map(s => { const i = Reveal.getIndices(s); "
+                              "return [i.h, i.v || 0]; })"):
+        page.evaluate(f"() => Reveal.slide({h}, {v})")
         page.wait_for_timeout(50)
         problems = page.evaluate(MEASURE, [WIDTH, FIGURE_SHARE])
         if problems:
             FAILURES.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(FAILURES / f"{deck.removesuffix('.html')}-slide-{index + 1}.png"))
-            failures.append(f"slide {index + 1}: {'; '.join(problems)}")
+            page.screenshot(path=str(FAILURES / f"{deck.removesuffix('.html')}-slide-{h + 1}-{v + 1}.png"))
+            failures.append(f"slide {h + 1}{f'.{v + 1}' if v else ''}: {'; '.join(problems)}")
     assert page.external == [], f"requests left localhost: {page.external}"
     assert page.errors == [], f"console errors: {page.errors}"
     assert not failures, f"{deck}:\n" + "\n".join(failures)
