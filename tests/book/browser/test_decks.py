@@ -9,7 +9,14 @@ no console errors, no request leaving localhost.
 import re
 
 import pytest
-from browser_support import FAILURES, SITE, skip_unless_ready
+from browser_support import (  # noqa: F401
+    FAILURES,
+    SITE,
+    browser_fixture,
+    page_fixture,
+    site_url_fixture,
+    skip_unless_ready,
+)
 
 skip_unless_ready()
 #: the decks as presented and with their code (<chapter>-code.html)

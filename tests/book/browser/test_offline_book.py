@@ -12,7 +12,15 @@ can); otherwise the tests are skipped with a message saying so.
 
 import pytest
 import yaml
-from browser_support import ROOT, SITE, skip_unless_ready
+from browser_support import (  # noqa: F401
+    ROOT,
+    SITE,
+    browser_fixture,
+    page_fixture,
+    site_url_fixture,
+    skip_unless_ready,
+    viewport_fixture,
+)
 
 skip_unless_ready()
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
