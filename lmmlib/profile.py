@@ -1,0 +1,250 @@
+"""Profile-likelihood confidence intervals for every parameter of a fit.
+
+A parameter's profile fixes it at a value x and maximises the likelihood over all the other
+variance parameters (the fixed effects at their generalised-least-squares estimate, as
+everywhere in the engine).  The signed square root of the rise in the deviance,
+
+    zeta(x) = sign(x - x_hat) * sqrt(deviance_profile(x) - deviance_min),
+
+is standard normal under the usual asymptotics; a (1 - alpha) interval is where
+|zeta| <= z_{1 - alpha/2}.  The parameters are those lme4 reports: the standard deviations
+and correlations of the random effects and the residual standard deviation.  Unlike a Wald
+interval, the profile interval follows the likelihood: it is asymmetric where the
+likelihood is, and its lower end stops at zero when a standard deviation of zero is
+within reach (a one-sided interval from the boundary, as in lme4).
+
+A fixed effect's profile fixes it and maximises the ML likelihood over all the other
+parameters (the other fixed effects, the random-effect parameters and sigma); its interval
+is where |zeta| <= z, as for the variance parameters.
+
+lme4's ``profile()`` always profiles the ML deviance, refitting a REML fit by ML first.
+Here the variance parameters are profiled on the fit's own criterion unless ``criterion``
+says otherwise: a REML fit is profiled on the restricted likelihood, whose intervals for
+variance parameters are the better ones; ``criterion="ML"`` gives lme4's.  The fixed
+effects are always profiled on the ML likelihood: the restricted likelihood is not defined
+for a model whose fixed effects are held at given values.
+
+>>> import lmmlib
+>>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)")
+>>> table = profile_intervals(fit)
+>>> table.index.tolist(), bool((table["lower"] < table["estimate"]).all())
+(['sd(Intercept)', 'sigma', 'Intercept', 'x'], True)
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+from scipy.linalg import null_space
+
+from .engine import CrossProducts, deviance_at, minimize_deviance
+from .errors import InputError
+from .fitting import MixedFit
+from .model import check_method
+
+#: a standard deviation below this share of the residual SD counts as zero (the boundary)
+BOUNDARY_SHARE = 1e-6
+#: correlations are kept inside (-1 + EDGE, 1 - EDGE)
+EDGE = 1e-8
+#: the deviance of correlations that no covariance matrix has (finite, so that the simplex
+#: method can compare it)
+IMPOSSIBLE = 1e100
+
+
+@dataclass(frozen=True)
+class _Parameter:
+    name: str
+    kind: str            # "sd", "cor" or "sigma"
+    position: tuple      # (k, m) in Psi; () for sigma
+
+
+class _Deviance:
+    """The deviance of one fit's model as a function of the variance parameters on lme4's
+    scale (standard deviations, correlations, sigma), in unconstrained coordinates:
+    log for standard deviations and sigma, atanh for correlations."""
+
+    def __init__(self, fit: MixedFit, reml: bool) -> None:
+        self.fit, self.reml = fit, reml
+        names = list(fit.random_cov.index)
+        self.q = len(names)
+        self.parameters = [
+            _Parameter(f"sd({names[k]})", "sd", (k, k)) if k == m else
+            _Parameter(f"cor({names[m]},{names[k]})", "cor", (k, m))
+            for k, m in fit.covariance_pairs] + [_Parameter("sigma", "sigma", ())]
+        inverse = np.linalg.inv(fit.model.scaling)
+        self._to_internal = lambda psi: inverse @ psi @ inverse.T
+        self.smallest_sd = BOUNDARY_SHARE * fit.residual_sd
+
+    def natural(self, fit: MixedFit) -> np.ndarray:
+        """The parameters of *fit* on lme4's scale."""
+        psi, sd = fit.random_cov.to_numpy(), np.sqrt(np.diag(fit.random_cov.to_numpy()))
+        values = []
+        for parameter in self.parameters[:-1]:
+            k, m = parameter.position
+            values.append(sd[k] if k == m else psi[k, m] / (sd[k] * sd[m]) if sd[k] * sd[m] > 0 else 0.0)
+        return np.array(values + [fit.residual_sd])
+
+    def __call__(self, values: np.ndarray) -> float:
+        sd = np.zeros(self.q)
+        psi = np.zeros((self.q, self.q))
+        for parameter, value in zip(self.parameters[:-1], values[:-1]):
+            if parameter.kind == "sd":
+                sd[parameter.position[0]] = value
+        for parameter, value in zip(self.parameters[:-1], values[:-1]):
+            k, m = parameter.position
+            psi[k, m] = psi[m, k] = value * sd[k] * sd[m] if k != m else sd[k] ** 2
+        if np.linalg.eigvalsh(psi).min() < -1e-10 * max(1.0, psi.max()):
+            return IMPOSSIBLE
+        return deviance_at(self._to_internal(psi), values[-1] ** 2, self.fit.model.cross_products, self.reml)
+
+    def to_free(self, parameter: _Parameter, value: float) -> float:
+        """A standard deviation on the boundary (0) starts just inside it, where it can move."""
+        if parameter.kind == "cor":
+            return float(np.arctanh(np.clip(value, -1 + EDGE, 1 - EDGE)))
+        return float(np.log(max(value, self.smallest_sd)))
+
+    @staticmethod
+    def from_free(parameter: _Parameter, value: float) -> float:
+        return float(np.tanh(value)) if parameter.kind == "cor" else float(np.exp(value))
+
+
+def profile_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None = None) -> pd.DataFrame:
+    """Profile-likelihood intervals for the standard deviations and correlations of the
+    random effects, the residual standard deviation and the fixed effects.
+
+    Returns one row per parameter (``sd(term)``, ``cor(term1,term2)``, ``sigma``, then the
+    fixed effects by name) with the ``estimate`` and the ``lower`` and ``upper`` ends.  A
+    lower end of 0 for a standard deviation, or of -1 or 1 for a correlation, means the
+    interval reaches the boundary.  ``criterion`` is ``"ML"`` or ``"REML"`` (default: the
+    fit's method) for the variance parameters; lme4 uses ML.  The fixed effects' rows are
+    ML profiles whatever the criterion, with the ML estimates.
+    """
+    if not 0 < level < 1:
+        raise InputError(f"level must lie strictly between 0 and 1, not {level}")
+    criterion = fit.method if criterion is None else check_method(criterion)
+    base = fit if criterion == fit.method else fit.model.fit(criterion)
+    deviance = _Deviance(base, reml=criterion == "REML")
+    estimates = deviance.natural(base)
+    minimum = deviance(estimates)
+    z = stats.norm.ppf(0.5 + level / 2)
+    rows = {}
+    for index, parameter in enumerate(deviance.parameters):
+        zeta = _Zeta(deviance, estimates, minimum, index)
+        rows[parameter.name] = {"estimate": estimates[index],
+                                "lower": zeta.end(-z, base.residual_sd),
+                                "upper": zeta.end(z, base.residual_sd)}
+    ml = base if criterion == "ML" else fit if fit.method == "ML" else fit.model.fit("ML")
+    for index, name in enumerate(ml.fixed.index):
+        profile = _FixedEffectProfile(ml, index)
+        estimate, se = float(ml.fixed.loc[name, "estimate"]), float(ml.fixed.loc[name, "se"])
+        rows[name] = {"estimate": estimate, "lower": profile.end(-z, estimate, se),
+                      "upper": profile.end(z, estimate, se)}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs.update(level=level, criterion=criterion)
+    return table
+
+
+class _FixedEffectProfile:
+    """zeta for one fixed effect of an ML fit.  Holding beta_j = b is a linear constraint
+    s'beta* = b - c on the optimizer's internal coefficients (beta = S beta* + c); writing
+    beta* = beta_0 + N gamma, with s'beta_0 = b - c and N a basis of the vectors orthogonal
+    to s, turns it into an unconstrained model with response y* - X* beta_0 and design X* N,
+    whose cross-products follow from the model's without reading the data again."""
+
+    def __init__(self, fit: MixedFit, index: int) -> None:
+        model = fit.model
+        self.cp, self.minimum = model.cross_products, -2.0 * fit.loglik
+        self.s = model.x_scaling[index]
+        self.shift = model.y_shift if fit.fixed.index[index] == "Intercept" else 0.0
+        self.basis = null_space(self.s[None, :])
+        self.estimate = float(fit.fixed.iloc[index]["estimate"])
+
+    def constrained(self, value: float) -> CrossProducts:
+        cp, basis = self.cp, self.basis
+        beta0 = self.s * (value - self.shift) / (self.s @ self.s)
+        xtx_beta0 = cp.xtx @ beta0
+        return dataclasses.replace(
+            cp, xtx=basis.T @ cp.xtx @ basis, xty=basis.T @ (cp.xty - xtx_beta0),
+            yty=float(cp.yty - 2.0 * beta0 @ cp.xty + beta0 @ xtx_beta0),
+            ztx=np.einsum("qpm,pk->qkm", cp.ztx, basis), zty=cp.zty - np.einsum("qpm,p->qm", cp.ztx, beta0),
+            reml_offset=0.0)
+
+    def __call__(self, value: float) -> float:
+        deviance = minimize_deviance(self.constrained(value), reml=False).evaluation.deviance
+        return float(np.sign(value - self.estimate) * np.sqrt(max(deviance - self.minimum, 0.0)))
+
+    def end(self, target: float, estimate: float, se: float) -> float:
+        """Where zeta reaches *target*: bracketed from the Wald interval outwards, then a root."""
+        direction, reach = np.sign(target), abs(target) * se
+        inner = estimate
+        for _ in range(30):
+            outer = inner + direction * reach
+            if direction * self(outer) >= abs(target):
+                root = optimize.brentq(lambda b: self(b) - target, min(inner, outer), max(inner, outer),
+                                       xtol=1e-10 * max(1.0, abs(estimate)))
+                return float(root)
+            inner, reach = outer, reach * 1.6
+        raise InputError(f"the profile of the fixed effect at {estimate:.6g} did not reach zeta = {target:.3f}")
+
+
+class _Zeta:
+    """zeta(x) for one parameter, each value maximising the likelihood over the others
+    (warm-started from the last point: the profile is traced outwards from the estimate)."""
+
+    def __init__(self, deviance: _Deviance, estimates: np.ndarray, minimum: float, index: int) -> None:
+        self.deviance, self.estimates, self.minimum, self.index = deviance, estimates, minimum, index
+        self.parameter = deviance.parameters[index]
+        self.others = [i for i in range(len(estimates)) if i != index]
+        self.start = np.array([deviance.to_free(deviance.parameters[i], estimates[i]) for i in self.others])
+
+    def __call__(self, value: float) -> float:
+        def objective(free: np.ndarray) -> float:
+            values = self.estimates.copy()
+            values[self.index] = value
+            for i, u in zip(self.others, free):
+                values[i] = _Deviance.from_free(self.deviance.parameters[i], u)
+            return self.deviance(values)
+        if self.others:
+            best = optimize.minimize(objective, self.start, method="BFGS", options={"gtol": 1e-8})
+            if not best.success or best.fun >= IMPOSSIBLE:
+                # a step into correlations that no covariance matrix has: the simplex copes with that
+                simplex = optimize.minimize(objective, self.start, method="Nelder-Mead",
+                                            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000})
+                best = simplex if simplex.fun < best.fun else best
+            self.start = best.x
+            profiled = best.fun
+        else:
+            profiled = objective(np.array([]))
+        rise = max(profiled - self.minimum, 0.0)
+        return float(np.sign(value - self.estimates[self.index]) * np.sqrt(rise))
+
+    def end(self, target: float, scale: float) -> float:
+        """The value where zeta reaches *target*, searched outwards from the estimate in the
+        parameter's free coordinate; the boundary (sd 0, correlation +-1) when it is not reached."""
+        estimate = self.estimates[self.index]
+        self.start = np.array([self.deviance.to_free(self.deviance.parameters[i], self.estimates[i])
+                               for i in self.others])
+        kind, direction = self.parameter.kind, np.sign(target)
+        if kind == "sd" and estimate <= BOUNDARY_SHARE * scale:
+            if direction < 0:
+                return 0.0
+            estimate = BOUNDARY_SHARE * scale       # a standard deviation estimated as 0: start just above
+        inner = self.deviance.to_free(self.parameter, estimate)
+        step, previous = 0.05, inner
+        for _ in range(60):
+            outer = previous + direction * step
+            value = _Deviance.from_free(self.parameter, outer)
+            at_edge = (kind == "sd" and value <= BOUNDARY_SHARE * scale) or \
+                      (kind == "cor" and abs(value) >= 1 - 1e-6)
+            if at_edge:
+                return 0.0 if kind == "sd" else float(direction)
+            if direction * self(value) >= abs(target):
+                root = optimize.brentq(lambda u: self(_Deviance.from_free(self.parameter, u)) - target,
+                                       min(previous, outer), max(previous, outer), xtol=1e-10)
+                return _Deviance.from_free(self.parameter, root)
+            previous, step = outer, step * 1.6
+        raise InputError(f"the profile of {self.parameter.name} did not reach zeta = {target:.3f}: "
+                         "the likelihood is too flat in that direction for an interval")

