@@ -40,7 +40,7 @@ from .marginal import (
     random_design,
 )
 from .model import MixedModel
-from .profile import profile_intervals
+from .profile import likelihood_profile, profile_intervals, wald_intervals
 from .refit import ResponseRefit
 
 #: name -> module, imported when the name is first used (statsmodels, matplotlib)
@@ -55,7 +55,7 @@ _LAZY = {
 __all__ = [
     "MixedModel", "MixedFit", "fit_mixed", "compare_ml_reml", "MethodComparison", "intraclass_correlation",
     "FitSummary", "fixed_decimals", "p_value", "examples",
-    "loglik_at", "variance_parameter_se", "profile_intervals",
+    "loglik_at", "variance_parameter_se", "profile_intervals", "wald_intervals", "likelihood_profile",
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",
     "design_matrices", "fixed_design", "random_design", "marginal_covariance", "marginal_variance",

@@ -29,6 +29,11 @@ for a model whose fixed effects are held at given values.
 >>> table = profile_intervals(fit)
 >>> table.index.tolist(), bool((table["lower"] < table["estimate"]).all())
 (['sd(Intercept)', 'sigma', 'Intercept', 'x'], True)
+
+:func:`wald_intervals` gives the symmetric intervals estimate +- z SE for the same
+parameters, from the curvature of the same likelihood at its maximum, for comparison; and
+:func:`likelihood_profile` the profiles themselves (zeta against the parameter, with the
+straight line a Wald interval assumes), ready to plot.
 """
 from __future__ import annotations
 
@@ -248,3 +253,97 @@ class _Zeta:
             previous, step = outer, step * 1.6
         raise InputError(f"the profile of {self.parameter.name} did not reach zeta = {target:.3f}: "
                          "the likelihood is too flat in that direction for an interval")
+
+
+#: printed with Wald intervals: what they assume
+WALD_CAVEAT = ("Wald intervals assume the likelihood is quadratic in each parameter on the scale shown; for "
+               "standard deviations and correlations it often is not (skewed, bounded at 0 or +-1), so prefer "
+               "profile or bootstrap intervals for them.")
+
+
+def wald_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None = None) -> pd.DataFrame:
+    """Wald intervals, estimate +- z SE, for the parameters of :func:`profile_intervals`.
+
+    The fixed effects' standard errors are the fit's (from ML profiles when *criterion* is
+    ML, as there); the variance parameters' come from the curvature of the deviance in the
+    standard deviations, correlations and sigma (central differences with Richardson
+    extrapolation), undefined (NaN) for a fit on the boundary.  The table's
+    ``attrs["caveat"]`` says why these intervals are a poor guide for variance parameters.
+
+    >>> import lmmlib
+    >>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)")
+    >>> table = wald_intervals(fit)
+    >>> bool(((table["upper"] - table["estimate"]) - (table["estimate"] - table["lower"])).abs().max() < 1e-9)
+    True
+    """
+    if not 0 < level < 1:
+        raise InputError(f"level must lie strictly between 0 and 1, not {level}")
+    criterion = fit.method if criterion is None else check_method(criterion)
+    base = fit if criterion == fit.method else fit.model.fit(criterion)
+    deviance = _Deviance(base, reml=criterion == "REML")
+    estimates = deviance.natural(base)
+    se = np.full(len(estimates), np.nan) if base.boundary else _curvature_se(deviance, estimates)
+    ml = base if criterion == "ML" else fit if fit.method == "ML" else fit.model.fit("ML")
+    names = [parameter.name for parameter in deviance.parameters] + list(ml.fixed.index)
+    table = pd.DataFrame({"estimate": np.concatenate([estimates, ml.fixed["estimate"].to_numpy()]),
+                          "se": np.concatenate([se, ml.fixed["se"].to_numpy()])}, index=names)
+    z = stats.norm.ppf(0.5 + level / 2)
+    table["lower"], table["upper"] = table["estimate"] - z * table["se"], table["estimate"] + z * table["se"]
+    table.attrs.update(level=level, criterion=criterion, caveat=WALD_CAVEAT)
+    return table
+
+
+def _curvature_se(deviance: _Deviance, estimates: np.ndarray, step: float = 1e-3) -> np.ndarray:
+    """Standard errors from the inverse of half the deviance's Hessian (the observed information)."""
+    k = len(estimates)
+    h = step * np.maximum(np.abs(estimates), 1e-2)
+
+    def hessian(scale: float) -> np.ndarray:
+        d = h * scale
+        matrix = np.empty((k, k))
+        for i in range(k):
+            for j in range(i, k):
+                def at(si: int, sj: int, i: int = i, j: int = j) -> float:
+                    point = estimates.copy()
+                    point[i] += si * d[i]
+                    point[j] += sj * d[j]
+                    return deviance(point)
+                matrix[i, j] = matrix[j, i] = (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / (4 * d[i] * d[j])
+        return matrix
+    extrapolated = (4 * hessian(0.5) - hessian(1.0)) / 3
+    covariance = np.linalg.inv(extrapolated / 2)
+    return np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+
+
+def likelihood_profile(fit: MixedFit, level: float = 0.99, points: int = 12,
+                       criterion: str | None = None) -> pd.DataFrame:
+    """The profiles behind :func:`profile_intervals`, for plotting: for each parameter,
+    *points* values on each side of the estimate out to the end of its *level* interval,
+    with ``zeta`` and ``wald``, the straight line (value - estimate) / SE that a Wald
+    interval assumes.  One row per (parameter, value), in long form.
+    """
+    ends = profile_intervals(fit, level=level, criterion=criterion)
+    wald = wald_intervals(fit, level=level, criterion=criterion)
+    criterion = ends.attrs["criterion"]
+    base = fit if criterion == fit.method else fit.model.fit(criterion)
+    deviance = _Deviance(base, reml=criterion == "REML")
+    estimates = deviance.natural(base)
+    rows = []
+    variance_count = len(deviance.parameters)
+    ml = base if criterion == "ML" else fit if fit.method == "ML" else fit.model.fit("ML")
+    for index, name in enumerate(ends.index):
+        estimate, se = ends.loc[name, "estimate"], wald.loc[name, "se"]
+        if index < variance_count:
+            zeta = _Zeta(deviance, estimates, deviance(estimates), index)
+        else:
+            zeta = _FixedEffectProfile(ml, index - variance_count)
+        for end in ("lower", "upper"):
+            zeta_start = getattr(zeta, "start", None)
+            for value in np.linspace(estimate, ends.loc[name, end], points + 1)[1:]:
+                rows.append({"parameter": name, "value": value, "zeta": zeta(value),
+                             "wald": (value - estimate) / se if se > 0 else np.nan})
+            if zeta_start is not None:
+                zeta.start = zeta_start      # back to the estimate for the other side
+        rows.append({"parameter": name, "value": estimate, "zeta": 0.0, "wald": 0.0})
+    return (pd.DataFrame(rows).sort_values(["parameter", "value"], kind="stable")
+            .set_index(["parameter"]).loc[list(ends.index)].reset_index())

@@ -19,7 +19,7 @@ import pytest
 from scipy import stats
 
 import lmmlib
-from lmmlib import InputError, profile_intervals
+from lmmlib import InputError, likelihood_profile, profile_intervals, variance_parameter_se, wald_intervals
 from lmmlib.profile import _Deviance, _FixedEffectProfile, _Zeta
 
 REFERENCE = Path(__file__).parent / "reference" / "profile_reference.csv"
@@ -136,3 +136,37 @@ def test_an_unknown_criterion_is_refused(hsb):
     fit = lmmlib.fit_mixed(hsb, "mathach ~ 1 + (1 | school)")
     with pytest.raises(InputError):
         profile_intervals(fit, criterion="Bayes")
+
+
+def test_wald_intervals_are_symmetric_and_their_standard_errors_those_of_the_information(hsb):
+    fit = lmmlib.fit_mixed(hsb, "mathach ~ 1 + (1 | school)", method="ML")
+    table = wald_intervals(fit)
+    assert "quadratic" in table.attrs["caveat"]
+    np.testing.assert_allclose(table["upper"] - table["estimate"], table["estimate"] - table["lower"])
+    assert table.loc["Intercept", "se"] == pytest.approx(fit.fixed.loc["Intercept", "se"])
+    # delta method: SE(sd) = SE(variance) / (2 sd), the variance's SE from the information matrix
+    variances = variance_parameter_se(fit)
+    for name, variance in (("sd(Intercept)", "var(Intercept)"), ("sigma", "var(residual)")):
+        expected = variances.loc[variance, "se"] / (2 * table.loc[name, "estimate"])
+        assert table.loc[name, "se"] == pytest.approx(expected, rel=1e-3)
+
+
+def test_wald_standard_errors_of_variance_parameters_are_undefined_on_the_boundary(hsb):
+    formula = ("mathach ~ meanses + sector + cses + meanses:cses + I(meanses**2):cses + sector:cses"
+               " + (0 + cses | school)")
+    with pytest.warns(lmmlib.BoundaryWarning):
+        fit = lmmlib.fit_mixed(hsb, formula)
+    table = wald_intervals(fit)
+    assert table.loc[["sd(cses)", "sigma"], "se"].isna().all() and table.loc["sector", "se"] > 0
+
+
+def test_the_profile_table_rises_through_zero_to_the_interval_ends(hsb):
+    fit = lmmlib.fit_mixed(hsb, "mathach ~ cses + (1 + cses | school)")
+    profile = likelihood_profile(fit, level=0.95, points=4)
+    assert list(dict.fromkeys(profile["parameter"])) == list(profile_intervals(fit).index)
+    z = stats.norm.ppf(0.975)
+    for name, rows in profile.groupby("parameter"):
+        assert rows["value"].is_monotonic_increasing and rows["zeta"].is_monotonic_increasing, name
+        assert rows["zeta"].iloc[0] == pytest.approx(-z, abs=1e-5)
+        assert rows["zeta"].iloc[-1] == pytest.approx(z, abs=1e-5)
+        assert (rows["zeta"] == 0).sum() == 1 and np.isfinite(rows["wald"]).all()
