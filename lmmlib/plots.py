@@ -348,3 +348,45 @@ def bootstrap_distribution(result, title: str | None = None) -> Figure:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.14, 1, 1))
     return fig
+
+
+def likelihood_profile(profile: pd.DataFrame, level: float = 0.95, ncols: int = 3) -> Figure:
+    """zeta against each parameter, from :func:`lmmlib.likelihood_profile`, one panel per
+    parameter, with the straight line a Wald interval assumes (broken) and the interval's
+    ends where |zeta| reaches the normal quantile of *level* (dotted).
+
+    seaborn's ``relplot`` draws the panels: a faceted line plot of long-form data is its job.
+
+    >>> table = pd.DataFrame({"parameter": ["a"] * 3 + ["b"] * 3, "value": [1.0, 2.0, 3.0] * 2,
+    ...                       "zeta": [-1.0, 0.0, 1.5] * 2, "wald": [-1.0, 0.0, 1.0] * 2})
+    >>> [ax.get_title() for ax in likelihood_profile(table).axes]
+    ['a', 'b']
+    """
+    import seaborn as sns
+    from scipy import stats
+
+    require_frame(profile, "profile")
+    require_columns(profile, ["parameter", "value", "zeta", "wald"], "profile")
+    if not 0 < level < 1:
+        raise InputError(f"level must lie strictly between 0 and 1, not {level}")
+    count = profile["parameter"].nunique()
+    columns = min(ncols, count)
+    rows = math.ceil(count / columns)
+    panel = FIGURE_WIDTH / columns
+    long = profile.melt(id_vars=["parameter", "value"], value_vars=["zeta", "wald"], var_name="line",
+                        value_name="height")
+    long["line"] = long["line"].map({"zeta": "profile (zeta)", "wald": "Wald (straight line)"})
+    grid = sns.relplot(data=long, x="value", y="height", col="parameter", col_wrap=columns if count > 1 else None,
+                       style="line", kind="line", color="black", height=min(panel * 0.9, 3.0), aspect=1 / 0.9,
+                       facet_kws={"sharex": False, "sharey": True}, legend=True)
+    z = stats.norm.ppf(0.5 + level / 2)
+    for ax in grid.axes.flat:
+        for sign in (-1, 1):
+            ax.axhline(sign * z, color="0.5", linestyle=":", linewidth=1)
+        ax.set_xlabel("")
+    grid.set_titles("{col_name}")
+    grid.set_ylabels("zeta")
+    sns.move_legend(grid, "lower center", ncol=2, title=None, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    grid.figure.set_size_inches(FIGURE_WIDTH, min(panel * 0.9, 3.0) * rows + 0.6)
+    grid.figure.tight_layout(rect=(0, 0.08, 1, 1))
+    return grid.figure

@@ -282,3 +282,14 @@ def test_importing_the_module_does_not_import_seaborn_or_pyplot():
     root = Path(plots.__file__).resolve().parents[1]
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_profile_plot_has_a_panel_per_parameter_at_the_column_width():
+    table = pd.DataFrame({"parameter": np.repeat(["sd(a)", "cor(a,b)", "sigma", "b"], 5),
+                          "value": np.tile(np.linspace(0.5, 1.5, 5), 4),
+                          "zeta": np.tile(np.linspace(-2.5, 2.4, 5), 4), "wald": np.tile(np.linspace(-2, 2, 5), 4)})
+    fig = plots.likelihood_profile(table)
+    assert [ax.get_title() for ax in fig.axes] == ["sd(a)", "cor(a,b)", "sigma", "b"]
+    assert fig.get_figwidth() == pytest.approx(plots.FIGURE_WIDTH)
+    with pytest.raises(lmmlib.InputError, match="zeta"):
+        plots.likelihood_profile(table.drop(columns="zeta"))
