@@ -16,7 +16,7 @@ plots) are imported on first use, so that ``import lmmlib`` stays quick.
 from importlib import import_module
 
 from . import examples
-from .bootstrap import BootstrapLikelihoodRatioTest, parametric_bootstrap_lrt, simulated_responses
+from .bootstrap import BootstrapLikelihoodRatioTest, bootstrap_intervals, parametric_bootstrap_lrt, simulated_responses
 from .display import FitSummary, fixed_decimals, p_value
 from .errors import (
     BoundaryWarning,
@@ -55,7 +55,8 @@ _LAZY = {
 __all__ = [
     "MixedModel", "MixedFit", "fit_mixed", "compare_ml_reml", "MethodComparison", "intraclass_correlation",
     "FitSummary", "fixed_decimals", "p_value", "examples",
-    "loglik_at", "variance_parameter_se", "profile_intervals", "wald_intervals", "likelihood_profile",
+    "loglik_at", "variance_parameter_se",
+    "profile_intervals", "wald_intervals", "likelihood_profile", "bootstrap_intervals",
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",
     "design_matrices", "fixed_design", "random_design", "marginal_covariance", "marginal_variance",

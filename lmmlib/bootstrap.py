@@ -1,4 +1,5 @@
-"""Parametric-bootstrap likelihood-ratio tests between nested mixed models.
+"""The parametric bootstrap: likelihood-ratio tests between nested mixed models, and
+confidence intervals for any parameter (as lme4's ``bootMer`` and ``confint(method = "boot")``).
 
 When the null hypothesis puts a variance on the boundary of the parameter space,
 the chi-square reference distribution of G^2 is wrong, and the 50:50 mixture of
@@ -19,10 +20,13 @@ that involve y.
 >>> result = parametric_bootstrap_lrt(slope, intercept, replicates=19, seed=1, progress=False)
 >>> result.replicates, len(result.replicate_g2) + result.failed, result.p_bootstrap
 (19, 19, 0.05)
+
+:func:`bootstrap_intervals` simulates from one fit, refits it to every replicate and takes
+intervals from the replicates' estimates (percentile, basic or normal).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
@@ -33,6 +37,7 @@ from .display import DisplaysAsTable
 from .errors import ConvergenceError, ConvergenceWarning, InputError, warn
 from .fitting import MixedFit
 from .likelihood_ratio import likelihood_ratio_test
+from .profile import natural_parameters, variance_parameters
 from .progress import ProgressBar
 from .refit import Refitted, ResponseRefit
 
@@ -106,6 +111,119 @@ class BootstrapLikelihoodRatioTest(DisplaysAsTable):
                 f"{', '.join(self.removed)}")
 
 
+def _check_replicates_and_seed(replicates, seed) -> None:
+    if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
+        raise InputError(f"replicates must be a whole number of at least 1, not {replicates!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a non-negative whole number, so that the result can be "
+                         f"reproduced; got {seed!r}")
+
+
+@dataclass(frozen=True)
+class Replicate:
+    """One bootstrap refit, in the units of the data: what a statistic of
+    :func:`bootstrap_intervals` receives."""
+
+    fixed: pd.Series           # the fixed effects by name
+    random_cov: pd.DataFrame   # Psi
+    residual_sd: float
+    loglik: float
+
+
+#: interval kinds of :func:`bootstrap_intervals`
+INTERVAL_KINDS = ("percentile", "basic", "normal")
+
+
+def bootstrap_intervals(fit: MixedFit, replicates: int = 1000, level: float = 0.95, kind: str = "percentile",
+                        seed: int = 2024, statistic: Callable[[Replicate], pd.Series] | None = None,
+                        progress: bool = True) -> pd.DataFrame:
+    """Parametric-bootstrap confidence intervals, as lme4's ``confint(fit, method = "boot")``.
+
+    Each replicate simulates a response from *fit* (:func:`simulated_responses`) and refits
+    the model by its method (:class:`lmmlib.refit.ResponseRefit`, from the estimate).  By
+    default the statistics are the parameters of :func:`lmmlib.profile_intervals` (standard
+    deviations, correlations, sigma, fixed effects); *statistic* maps a :class:`Replicate`
+    to any Series of numbers instead.  Intervals, from the replicates' values t*:
+
+    - ``percentile``: the alpha/2 and 1 - alpha/2 quantiles of t*;
+    - ``basic``: 2 t - those quantiles, swapped;
+    - ``normal``: t - bias +- z sd(t*), bias = mean(t*) - t.
+
+    Refits that do not pass the gradient check are left out and counted
+    (``attrs["failed"]``, with a warning); ``attrs["replicates"]`` holds the values of the
+    replicates kept, for plotting.  The same *seed* gives the same numbers; *progress* draws
+    a text progress bar on standard error.
+
+    >>> import lmmlib
+    >>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)")
+    >>> table = bootstrap_intervals(fit, replicates=50, seed=1, progress=False)
+    >>> table.columns.tolist(), table.index.tolist(), table.attrs["failed"]
+    (['estimate', 'lower', 'upper'], ['sd(Intercept)', 'sigma', 'Intercept', 'x'], 0)
+    """
+    _check_replicates_and_seed(replicates, seed)
+    if not 0 < level < 1:
+        raise InputError(f"level must lie strictly between 0 and 1, not {level}")
+    if kind not in INTERVAL_KINDS:
+        raise InputError(f"kind must be one of {', '.join(INTERVAL_KINDS)}, not {kind!r}")
+    statistic = _parameters_of(fit) if statistic is None else statistic
+    estimate = pd.Series(statistic(_replicate_of_fit(fit)), dtype=float)
+    refit = ResponseRefit.of_fit(fit)
+    bar = ProgressBar(replicates, "bootstrap") if progress else None
+    values = []
+    for done, y in enumerate(islice(simulated_responses(fit, seed), replicates), start=1):
+        refitted = refit.refit(y)
+        if refitted.converged:
+            values.append(pd.Series(statistic(_replicate_of(fit, refitted)), dtype=float))
+        if bar:
+            bar.update(done)
+    failed = replicates - len(values)
+    if not values:
+        raise ConvergenceError(f"all {replicates} bootstrap refits failed; simplify the random part")
+    if failed:
+        warn(f"{failed} of {replicates} bootstrap refits were left out: they did not reach an optimum "
+             "(gradient check)", ConvergenceWarning)
+    draws = pd.DataFrame(values).reset_index(drop=True)
+    alpha = 1 - level
+    low, high = draws.quantile(alpha / 2), draws.quantile(1 - alpha / 2)
+    if kind == "percentile":
+        lower, upper = low, high
+    elif kind == "basic":
+        lower, upper = 2 * estimate - high, 2 * estimate - low
+    else:
+        from scipy import stats
+        centre, spread = 2 * estimate - draws.mean(), draws.std(ddof=1)
+        z = stats.norm.ppf(1 - alpha / 2)
+        lower, upper = centre - z * spread, centre + z * spread
+    table = pd.DataFrame({"estimate": estimate, "lower": lower, "upper": upper})
+    table.attrs.update(level=level, kind=kind, seed=int(seed), failed=failed, replicates=draws)
+    return table
+
+
+def _parameters_of(fit: MixedFit) -> Callable[[Replicate], pd.Series]:
+    """The default statistic: the parameters named as :func:`lmmlib.profile_intervals` names them."""
+    parameters = variance_parameters(fit)
+    names = [parameter.name for parameter in parameters]
+
+    def values(replicate: Replicate) -> pd.Series:
+        variance = natural_parameters(parameters, replicate.random_cov.to_numpy(), replicate.residual_sd)
+        return pd.concat([pd.Series(variance, index=names), replicate.fixed])
+    return values
+
+
+def _replicate_of_fit(fit: MixedFit) -> Replicate:
+    return Replicate(fixed=fit.fixed["estimate"], random_cov=fit.random_cov, residual_sd=fit.residual_sd,
+                     loglik=fit.loglik)
+
+
+def _replicate_of(fit: MixedFit, refitted: Refitted) -> Replicate:
+    """A refit in the units of the data: Psi = T (sigma^2 Lambda Lambda') T' from the internal coordinates."""
+    evaluation, scaling = refitted.evaluation, fit.model.scaling
+    psi = scaling @ (evaluation.sigma2 * evaluation.lam @ evaluation.lam.T) @ scaling.T
+    return Replicate(fixed=pd.Series(refitted.beta, index=fit.fixed.index),
+                     random_cov=pd.DataFrame(psi, index=fit.random_cov.index, columns=fit.random_cov.columns),
+                     residual_sd=float(np.sqrt(evaluation.sigma2)), loglik=refitted.loglik)
+
+
 def parametric_bootstrap_lrt(bigger_fit: MixedFit, smaller_fit: MixedFit, replicates: int = 1000,
                              seed: int = 2024, progress: bool = True) -> BootstrapLikelihoodRatioTest:
     """Bootstrap the likelihood-ratio test of *smaller_fit* against *bigger_fit*, both fitted to the same data.
@@ -122,11 +240,7 @@ def parametric_bootstrap_lrt(bigger_fit: MixedFit, smaller_fit: MixedFit, replic
     The fits must pass the checks of :func:`lmmlib.likelihood_ratio_test` (nested,
     same method, and under REML the same fixed effects).
     """
-    if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
-        raise InputError(f"replicates must be a whole number of at least 1, not {replicates!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be a non-negative whole number, so that the result can be "
-                         f"reproduced; got {seed!r}")
+    _check_replicates_and_seed(replicates, seed)
     test = likelihood_ratio_test(bigger_fit, smaller_fit)
     bigger, smaller = ResponseRefit.of_fit(bigger_fit), ResponseRefit.of_fit(smaller_fit)
     bar = ProgressBar(replicates, "bootstrap") if progress else None

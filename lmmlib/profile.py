@@ -66,6 +66,26 @@ class _Parameter:
     position: tuple      # (k, m) in Psi; () for sigma
 
 
+def variance_parameters(fit: MixedFit) -> list[_Parameter]:
+    """The variance parameters of *fit*'s model as lme4 reports them: ``sd(term)`` for each
+    random effect, ``cor(term1,term2)`` for each free correlation, then ``sigma``."""
+    names = list(fit.random_cov.index)
+    return [_Parameter(f"sd({names[k]})", "sd", (k, k)) if k == m else
+            _Parameter(f"cor({names[m]},{names[k]})", "cor", (k, m))
+            for k, m in fit.covariance_pairs] + [_Parameter("sigma", "sigma", ())]
+
+
+def natural_parameters(parameters: list[_Parameter], psi: np.ndarray, sigma: float) -> np.ndarray:
+    """Psi and sigma as the values of *parameters* (standard deviations, correlations, sigma);
+    a correlation with a standard deviation of zero is 0."""
+    sd = np.sqrt(np.clip(np.diag(psi), 0.0, None))
+    values = []
+    for parameter in parameters[:-1]:
+        k, m = parameter.position
+        values.append(sd[k] if k == m else psi[k, m] / (sd[k] * sd[m]) if sd[k] * sd[m] > 0 else 0.0)
+    return np.array(values + [sigma])
+
+
 class _Deviance:
     """The deviance of one fit's model as a function of the variance parameters on lme4's
     scale (standard deviations, correlations, sigma), in unconstrained coordinates:
@@ -73,24 +93,15 @@ class _Deviance:
 
     def __init__(self, fit: MixedFit, reml: bool) -> None:
         self.fit, self.reml = fit, reml
-        names = list(fit.random_cov.index)
-        self.q = len(names)
-        self.parameters = [
-            _Parameter(f"sd({names[k]})", "sd", (k, k)) if k == m else
-            _Parameter(f"cor({names[m]},{names[k]})", "cor", (k, m))
-            for k, m in fit.covariance_pairs] + [_Parameter("sigma", "sigma", ())]
+        self.q = len(fit.random_cov)
+        self.parameters = variance_parameters(fit)
         inverse = np.linalg.inv(fit.model.scaling)
         self._to_internal = lambda psi: inverse @ psi @ inverse.T
         self.smallest_sd = BOUNDARY_SHARE * fit.residual_sd
 
     def natural(self, fit: MixedFit) -> np.ndarray:
         """The parameters of *fit* on lme4's scale."""
-        psi, sd = fit.random_cov.to_numpy(), np.sqrt(np.diag(fit.random_cov.to_numpy()))
-        values = []
-        for parameter in self.parameters[:-1]:
-            k, m = parameter.position
-            values.append(sd[k] if k == m else psi[k, m] / (sd[k] * sd[m]) if sd[k] * sd[m] > 0 else 0.0)
-        return np.array(values + [fit.residual_sd])
+        return natural_parameters(self.parameters, fit.random_cov.to_numpy(), fit.residual_sd)
 
     def __call__(self, values: np.ndarray) -> float:
         sd = np.zeros(self.q)
