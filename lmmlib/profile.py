@@ -86,6 +86,19 @@ def natural_parameters(parameters: list[_Parameter], psi: np.ndarray, sigma: flo
     return np.array(values + [sigma])
 
 
+def _psi_of(deviance: _Deviance, values: np.ndarray) -> np.ndarray:
+    """Psi from the values of *deviance*'s parameters (standard deviations, correlations, sigma)."""
+    sd = np.zeros(deviance.q)
+    psi = np.zeros((deviance.q, deviance.q))
+    for parameter, value in zip(deviance.parameters[:-1], values[:-1]):
+        if parameter.kind == "sd":
+            sd[parameter.position[0]] = value
+    for parameter, value in zip(deviance.parameters[:-1], values[:-1]):
+        k, m = parameter.position
+        psi[k, m] = psi[m, k] = value * sd[k] * sd[m] if k != m else sd[k] ** 2
+    return psi
+
+
 class _Deviance:
     """The deviance of one fit's model as a function of the variance parameters on lme4's
     scale (standard deviations, correlations, sigma), in unconstrained coordinates:
@@ -104,14 +117,7 @@ class _Deviance:
         return natural_parameters(self.parameters, fit.random_cov.to_numpy(), fit.residual_sd)
 
     def __call__(self, values: np.ndarray) -> float:
-        sd = np.zeros(self.q)
-        psi = np.zeros((self.q, self.q))
-        for parameter, value in zip(self.parameters[:-1], values[:-1]):
-            if parameter.kind == "sd":
-                sd[parameter.position[0]] = value
-        for parameter, value in zip(self.parameters[:-1], values[:-1]):
-            k, m = parameter.position
-            psi[k, m] = psi[m, k] = value * sd[k] * sd[m] if k != m else sd[k] ** 2
+        psi = _psi_of(self, values)
         if np.linalg.eigvalsh(psi).min() < -1e-10 * max(1.0, psi.max()):
             return IMPOSSIBLE
         return deviance_at(self._to_internal(psi), values[-1] ** 2, self.fit.model.cross_products, self.reml)
@@ -304,8 +310,14 @@ def wald_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None = N
     return table
 
 
-def _curvature_se(deviance: _Deviance, estimates: np.ndarray, step: float = 1e-3) -> np.ndarray:
-    """Standard errors from the inverse of half the deviance's Hessian (the observed information)."""
+def _curvature_se(deviance: _Deviance, estimates: np.ndarray) -> np.ndarray:
+    """Standard errors from :func:`_curvature_covariance`."""
+    return np.sqrt(np.clip(np.diag(_curvature_covariance(deviance, estimates)), 0.0, None))
+
+
+def _curvature_covariance(deviance: _Deviance, estimates: np.ndarray, step: float = 1e-3) -> np.ndarray:
+    """The covariance of the parameters' estimates: the inverse of half the deviance's Hessian
+    (the observed information), by central differences with Richardson extrapolation."""
     k = len(estimates)
     h = step * np.maximum(np.abs(estimates), 1e-2)
 
@@ -322,8 +334,7 @@ def _curvature_se(deviance: _Deviance, estimates: np.ndarray, step: float = 1e-3
                 matrix[i, j] = matrix[j, i] = (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / (4 * d[i] * d[j])
         return matrix
     extrapolated = (4 * hessian(0.5) - hessian(1.0)) / 3
-    covariance = np.linalg.inv(extrapolated / 2)
-    return np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+    return np.linalg.inv(extrapolated / 2)
 
 
 def likelihood_profile(fit: MixedFit, level: float = 0.99, points: int = 12,
