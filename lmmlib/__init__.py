@@ -42,6 +42,7 @@ from .marginal import (
 from .model import MixedModel
 from .profile import likelihood_profile, profile_intervals, wald_intervals
 from .refit import ResponseRefit
+from .shrinkage import shrinkage
 from .small_sample import satterthwaite_f_test, satterthwaite_tests
 
 #: name -> module, imported when the name is first used (statsmodels, matplotlib)
@@ -58,7 +59,7 @@ __all__ = [
     "FitSummary", "fixed_decimals", "p_value", "examples",
     "loglik_at", "variance_parameter_se",
     "profile_intervals", "wald_intervals", "likelihood_profile", "bootstrap_intervals",
-    "satterthwaite_tests", "satterthwaite_f_test",
+    "satterthwaite_tests", "satterthwaite_f_test", "shrinkage",
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",
     "design_matrices", "fixed_design", "random_design", "marginal_covariance", "marginal_variance",

@@ -390,3 +390,38 @@ def likelihood_profile(profile: pd.DataFrame, level: float = 0.95, ncols: int = 
     grid.figure.set_size_inches(FIGURE_WIDTH, min(panel * 0.9, 3.0) * rows + 0.6)
     grid.figure.tight_layout(rect=(0, 0.08, 1, 1))
     return grid.figure
+
+
+def shrinkage(table: pd.DataFrame, term: str, color: str = "#4C72B0") -> Figure:
+    """Partial pooling of one random term, from :func:`lmmlib.shrinkage`: for each group an
+    arrow from its own least-squares coefficient to its mixed-model coefficient, against the
+    group's size, with the fixed effect as a line; small groups move furthest.
+
+    matplotlib, not seaborn: arrows from one estimate to another are not a seaborn plot.
+
+    >>> table = pd.DataFrame({"group": [1, 2], "term": "Intercept", "n": [5, 50],
+    ...                       "least squares": [8.0, 14.0], "mixed model": [11.0, 13.8],
+    ...                       "fixed effect": 12.0, "reliability": [0.5, 0.95]})
+    >>> len(shrinkage(table, "Intercept").axes)
+    1
+    """
+    import matplotlib.pyplot as plt
+
+    require_frame(table, "table")
+    require_columns(table, ["term", "n", "least squares", "mixed model", "fixed effect"], "table")
+    rows = table[table["term"] == term].dropna(subset=["least squares"])
+    if rows.empty:
+        raise InputError(f"no term {term!r} with least-squares estimates in the table; terms: "
+                         f"{sorted(table['term'].unique())}")
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 4.0))
+    for _, row in rows.iterrows():
+        ax.annotate("", xy=(row["n"], row["mixed model"]), xytext=(row["n"], row["least squares"]),
+                    arrowprops={"arrowstyle": "->", "color": color, "linewidth": 0.9, "alpha": 0.8})
+    ax.scatter(rows["n"], rows["least squares"], s=12, color="0.45", label="group's own least squares", zorder=3)
+    ax.scatter(rows["n"], rows["mixed model"], s=12, color=color, label="mixed model", zorder=3)
+    ax.axhline(rows["fixed effect"].iloc[0], color="black", linestyle="--", linewidth=1.2, label="fixed effect")
+    ax.set_xlabel("rows in the group")
+    ax.set_ylabel(term)
+    ax.legend(frameon=False, fontsize=9, loc="best")
+    fig.tight_layout()
+    return fig
