@@ -29,6 +29,7 @@ from .errors import (
 )
 from .fitting import MethodComparison, MixedFit, compare_ml_reml, fit_mixed, intraclass_correlation
 from .groupwise import center_within_groups, describe_by_group, level2_columns, ols_by_group
+from .influence import group_influence
 from .likelihood import loglik_at, variance_parameter_se
 from .likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_test, mixture_pvalue
 from .marginal import (
@@ -59,7 +60,7 @@ __all__ = [
     "FitSummary", "fixed_decimals", "p_value", "examples",
     "loglik_at", "variance_parameter_se",
     "profile_intervals", "wald_intervals", "likelihood_profile", "bootstrap_intervals",
-    "satterthwaite_tests", "satterthwaite_f_test", "shrinkage",
+    "satterthwaite_tests", "satterthwaite_f_test", "shrinkage", "group_influence",
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",
     "design_matrices", "fixed_design", "random_design", "marginal_covariance", "marginal_variance",

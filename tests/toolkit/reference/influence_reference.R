@@ -1,0 +1,38 @@
+# lme4's leave-one-group-out refits (influence(fit, groups = ...)) for
+# tests/toolkit/test_influence.py: the fixed effects refitted without each group.
+#
+# Usage (from the repository root, after export_data.py has written the small data sets):
+#   Rscript tests/toolkit/reference/influence_reference.R   # -> influence_reference.csv, about a minute
+suppressPackageStartupMessages(library(lme4))
+
+file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
+here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
+read <- function(name) read.csv(file.path(here, "data", paste0(name, ".csv")), stringsAsFactors = TRUE)
+
+students <- nlme::MathAchieve
+hsb <- data.frame(school = as.integer(as.character(students$School)), ses = students$SES,
+                  mathach = students$MathAch)
+hsb$cses <- hsb$ses - ave(hsb$ses, hsb$school)
+
+models <- list(
+  list(name = "hsb_slope", data = hsb, formula = mathach ~ cses + (1 + cses | school), group = "school",
+       methods = "REML"),
+  list(name = "sleepstudy", data = read("sleepstudy"), formula = Reaction ~ Days + (Days | Subject),
+       group = "Subject", methods = c("REML", "ML")),
+  list(name = "orthodont", data = read("Orthodont"), formula = distance ~ age + (1 | Subject), group = "Subject",
+       methods = c("REML", "ML"))
+)
+rows <- list()
+for (m in models) {
+  for (method in m$methods) {
+    fit <- lmer(m$formula, data = m$data, REML = method == "REML", control = lmerControl(optimizer = "bobyqa"))
+    refits <- influence(fit, groups = m$group)[[paste0("fixed.effects[-", m$group, "]")]]
+    for (term in colnames(refits)) {
+      rows[[length(rows) + 1]] <- data.frame(model = m$name, method = method, group = rownames(refits),
+                                             term = term, estimate = refits[, term])
+    }
+  }
+}
+out <- do.call(rbind, rows)
+write.csv(out, file.path(here, "influence_reference.csv"), row.names = FALSE)
+cat("wrote", nrow(out), "rows\n")
