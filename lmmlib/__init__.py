@@ -17,6 +17,7 @@ from importlib import import_module
 
 from . import examples
 from .bootstrap import BootstrapLikelihoodRatioTest, bootstrap_intervals, parametric_bootstrap_lrt, simulated_responses
+from .checking import conditional_modes, residuals
 from .display import FitSummary, fixed_decimals, p_value
 from .errors import (
     BoundaryWarning,
@@ -61,6 +62,7 @@ __all__ = [
     "loglik_at", "variance_parameter_se",
     "profile_intervals", "wald_intervals", "likelihood_profile", "bootstrap_intervals",
     "satterthwaite_tests", "satterthwaite_f_test", "shrinkage", "group_influence",
+    "residuals", "conditional_modes",
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",
     "design_matrices", "fixed_design", "random_design", "marginal_covariance", "marginal_variance",
