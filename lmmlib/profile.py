@@ -133,6 +133,28 @@ class _Deviance:
         return float(np.tanh(value)) if parameter.kind == "cor" else float(np.exp(value))
 
 
+@dataclass(frozen=True)
+class _Fits:
+    """What an interval function needs: the criterion, the fit by that criterion (for the
+    variance parameters), its deviance and estimates, and the fit by ML (for the fixed effects)."""
+
+    criterion: str
+    base: MixedFit
+    deviance: _Deviance
+    estimates: np.ndarray
+    ml: MixedFit
+
+
+def _fits_for(fit: MixedFit, level: float, criterion: str | None) -> _Fits:
+    if not 0 < level < 1:
+        raise InputError(f"level must lie strictly between 0 and 1, not {level}")
+    criterion = fit.method if criterion is None else check_method(criterion)
+    base = fit if criterion == fit.method else fit.model.fit(criterion)
+    deviance = _Deviance(base, reml=criterion == "REML")
+    ml = base if criterion == "ML" else fit if fit.method == "ML" else fit.model.fit("ML")
+    return _Fits(criterion, base, deviance, deviance.natural(base), ml)
+
+
 def profile_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None = None) -> pd.DataFrame:
     """Profile-likelihood intervals for the standard deviations and correlations of the
     random effects, the residual standard deviation and the fixed effects.
@@ -144,12 +166,8 @@ def profile_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None 
     fit's method) for the variance parameters; lme4 uses ML.  The fixed effects' rows are
     ML profiles whatever the criterion, with the ML estimates.
     """
-    if not 0 < level < 1:
-        raise InputError(f"level must lie strictly between 0 and 1, not {level}")
-    criterion = fit.method if criterion is None else check_method(criterion)
-    base = fit if criterion == fit.method else fit.model.fit(criterion)
-    deviance = _Deviance(base, reml=criterion == "REML")
-    estimates = deviance.natural(base)
+    fits = _fits_for(fit, level, criterion)
+    criterion, base, deviance, estimates, ml = fits.criterion, fits.base, fits.deviance, fits.estimates, fits.ml
     minimum = deviance(estimates)
     z = stats.norm.ppf(0.5 + level / 2)
     rows = {}
@@ -158,7 +176,6 @@ def profile_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None 
         rows[parameter.name] = {"estimate": estimates[index],
                                 "lower": zeta.end(-z, base.residual_sd),
                                 "upper": zeta.end(z, base.residual_sd)}
-    ml = base if criterion == "ML" else fit if fit.method == "ML" else fit.model.fit("ML")
     for index, name in enumerate(ml.fixed.index):
         profile = _FixedEffectProfile(ml, index)
         estimate, se = float(ml.fixed.loc[name, "estimate"]), float(ml.fixed.loc[name, "se"])
@@ -293,14 +310,9 @@ def wald_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None = N
     >>> bool(((table["upper"] - table["estimate"]) - (table["estimate"] - table["lower"])).abs().max() < 1e-9)
     True
     """
-    if not 0 < level < 1:
-        raise InputError(f"level must lie strictly between 0 and 1, not {level}")
-    criterion = fit.method if criterion is None else check_method(criterion)
-    base = fit if criterion == fit.method else fit.model.fit(criterion)
-    deviance = _Deviance(base, reml=criterion == "REML")
-    estimates = deviance.natural(base)
+    fits = _fits_for(fit, level, criterion)
+    criterion, base, deviance, estimates, ml = fits.criterion, fits.base, fits.deviance, fits.estimates, fits.ml
     se = np.full(len(estimates), np.nan) if base.boundary else _curvature_se(deviance, estimates)
-    ml = base if criterion == "ML" else fit if fit.method == "ML" else fit.model.fit("ML")
     names = [parameter.name for parameter in deviance.parameters] + list(ml.fixed.index)
     table = pd.DataFrame({"estimate": np.concatenate([estimates, ml.fixed["estimate"].to_numpy()]),
                           "se": np.concatenate([se, ml.fixed["se"].to_numpy()])}, index=names)
@@ -346,13 +358,10 @@ def likelihood_profile(fit: MixedFit, level: float = 0.99, points: int = 12,
     """
     ends = profile_intervals(fit, level=level, criterion=criterion)
     wald = wald_intervals(fit, level=level, criterion=criterion)
-    criterion = ends.attrs["criterion"]
-    base = fit if criterion == fit.method else fit.model.fit(criterion)
-    deviance = _Deviance(base, reml=criterion == "REML")
-    estimates = deviance.natural(base)
+    fits = _fits_for(fit, level, criterion)
+    deviance, estimates, ml = fits.deviance, fits.estimates, fits.ml
     rows = []
     variance_count = len(deviance.parameters)
-    ml = base if criterion == "ML" else fit if fit.method == "ML" else fit.model.fit("ML")
     for index, name in enumerate(ends.index):
         estimate, se = ends.loc[name, "estimate"], wald.loc[name, "se"]
         if index < variance_count:

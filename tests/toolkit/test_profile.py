@@ -31,6 +31,14 @@ MODELS = {
 }
 
 
+def boundary_fit(hsb) -> lmmlib.MixedFit:
+    """The coefficients-as-outcomes model without random intercepts: sd(cses) is estimated as 0."""
+    formula = ("mathach ~ meanses + sector + cses + meanses:cses + I(meanses**2):cses + sector:cses"
+               " + (0 + cses | school)")
+    with pytest.warns(lmmlib.BoundaryWarning):
+        return lmmlib.fit_mixed(hsb, formula)
+
+
 def lmmlib_name(lme4_name: str) -> str:
     """lme4's ``sd_cses|school``, ``cor_cses.(Intercept)|school``, ``sigma``, ``(Intercept)``,
     ``cses`` -> lmmlib's names."""
@@ -108,10 +116,7 @@ def test_reml_intervals_are_the_restricted_likelihoods_and_wider_levels_contain_
 
 
 def test_a_standard_deviation_on_the_boundary_gets_an_interval_from_zero(hsb):
-    formula = ("mathach ~ meanses + sector + cses + meanses:cses + I(meanses**2):cses + sector:cses"
-               " + (0 + cses | school)")
-    with pytest.warns(lmmlib.BoundaryWarning):
-        fit = lmmlib.fit_mixed(hsb, formula)
+    fit = boundary_fit(hsb)
     table = profile_intervals(fit)
     assert table.loc["sd(cses)", "lower"] == 0.0 and table.loc["sd(cses)", "upper"] > 0.1
 
@@ -152,10 +157,7 @@ def test_wald_intervals_are_symmetric_and_their_standard_errors_those_of_the_inf
 
 
 def test_wald_standard_errors_of_variance_parameters_are_undefined_on_the_boundary(hsb):
-    formula = ("mathach ~ meanses + sector + cses + meanses:cses + I(meanses**2):cses + sector:cses"
-               " + (0 + cses | school)")
-    with pytest.warns(lmmlib.BoundaryWarning):
-        fit = lmmlib.fit_mixed(hsb, formula)
+    fit = boundary_fit(hsb)
     table = wald_intervals(fit)
     assert table.loc[["sd(cses)", "sigma"], "se"].isna().all() and table.loc["sector", "se"] > 0
 

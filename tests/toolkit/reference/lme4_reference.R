@@ -12,18 +12,7 @@ options(width = 200)
 
 file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-read <- function(name) read.csv(file.path(here, "data", paste0(name, ".csv")), stringsAsFactors = TRUE)
-
-# HSB as lmmlib's load_hsb builds it: meanses = school mean of SES, cses = SES - meanses,
-# sector = 1 for Catholic schools.
-students <- nlme::MathAchieve
-schools <- nlme::MathAchSchool
-hsb <- data.frame(school = as.integer(as.character(students$School)),
-                  ses = students$SES, mathach = students$MathAch)
-hsb$sector <- as.integer(schools$Sector[match(hsb$school, as.integer(as.character(schools$School)))]
-                         == "Catholic")
-hsb$meanses <- ave(hsb$ses, hsb$school)
-hsb$cses <- hsb$ses - hsb$meanses
+source(file.path(here, "common.R"))
 
 datasets <- list(
   sleepstudy = transform(read("sleepstudy"), Minutes = Days * 1440, Year = Days + 2000),

@@ -10,12 +10,7 @@ suppressPackageStartupMessages(library(lme4))
 
 file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-read <- function(name) read.csv(file.path(here, "data", paste0(name, ".csv")), stringsAsFactors = TRUE)
-
-students <- nlme::MathAchieve
-hsb <- data.frame(school = as.integer(as.character(students$School)), ses = students$SES,
-                  mathach = students$MathAch)
-hsb$cses <- hsb$ses - ave(hsb$ses, hsb$school)
+source(file.path(here, "common.R"))
 
 models <- list(
   list(name = "hsb_slope", data = hsb, formula = mathach ~ cses + (1 + cses | school)),

@@ -12,14 +12,7 @@ suppressPackageStartupMessages(library(lme4))
 
 file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-read <- function(name) read.csv(file.path(here, "data", paste0(name, ".csv")), stringsAsFactors = TRUE)
-
-students <- nlme::MathAchieve
-schools <- nlme::MathAchSchool
-hsb <- data.frame(school = as.integer(as.character(students$School)),
-                  ses = students$SES, mathach = students$MathAch)
-hsb$meanses <- ave(hsb$ses, hsb$school)
-hsb$cses <- hsb$ses - hsb$meanses
+source(file.path(here, "common.R"))
 
 models <- list(
   list(name = "hsb_intercept", data = hsb, formula = mathach ~ 1 + (1 | school)),

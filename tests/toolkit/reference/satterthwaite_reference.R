@@ -11,16 +11,7 @@ suppressPackageStartupMessages(library(lmerTest))
 
 file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-read <- function(name) read.csv(file.path(here, "data", paste0(name, ".csv")), stringsAsFactors = TRUE)
-
-students <- nlme::MathAchieve
-schools <- nlme::MathAchSchool
-hsb <- data.frame(school = as.integer(as.character(students$School)),
-                  ses = students$SES, mathach = students$MathAch)
-hsb$sector <- as.integer(schools$Sector[match(hsb$school, as.integer(as.character(schools$School)))]
-                         == "Catholic")
-hsb$meanses <- ave(hsb$ses, hsb$school)
-hsb$cses <- hsb$ses - hsb$meanses
+source(file.path(here, "common.R"))
 
 models <- list(
   list(name = "hsb_slope", data = hsb, formula = mathach ~ cses + (1 + cses | school),
