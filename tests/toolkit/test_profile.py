@@ -172,3 +172,12 @@ def test_the_profile_table_rises_through_zero_to_the_interval_ends(hsb):
         assert rows["zeta"].iloc[0] == pytest.approx(-z, abs=1e-5)
         assert rows["zeta"].iloc[-1] == pytest.approx(z, abs=1e-5)
         assert (rows["zeta"] == 0).sum() == 1 and np.isfinite(rows["wald"]).all()
+
+
+def test_intervals_do_not_depend_on_the_units_of_a_predictor(hsb):
+    formula = "mathach ~ cses + (1 + cses | school)"
+    ours = profile_intervals(lmmlib.fit_mixed(hsb, formula))
+    milli = profile_intervals(lmmlib.fit_mixed(hsb.assign(cses=hsb["cses"] * 1000), formula))
+    factor = np.where(ours.index.isin(["sd(cses)", "cses"]), 1e-3, 1.0)[:, None]
+    np.testing.assert_allclose(milli[["lower", "upper"]].to_numpy(), ours[["lower", "upper"]].to_numpy() * factor,
+                               rtol=1e-5)

@@ -99,3 +99,11 @@ def test_bad_contrasts_and_boundary_fits_are_refused(fit_of, hsb):
         boundary = lmmlib.fit_mixed(hsb, formula)
     with pytest.raises(InputError, match="boundary"):
         satterthwaite_tests(boundary)
+
+
+def test_degrees_of_freedom_do_not_depend_on_the_units_of_a_predictor(fit_of, hsb):
+    formula = MODELS["hsb_slope"][1]
+    ours = satterthwaite_tests(fit_of("hsb_slope", "REML"))
+    milli = satterthwaite_tests(lmmlib.fit_mixed(hsb.assign(cses=hsb["cses"] * 1000), formula))
+    np.testing.assert_allclose(milli["df"], ours["df"], rtol=1e-5)
+    np.testing.assert_allclose(milli["p"], ours["p"], rtol=1e-4)
