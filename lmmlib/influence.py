@@ -8,8 +8,8 @@ a fraction of a second.  The same refits as lme4's ``influence(fit, groups = ...
 >>> import lmmlib
 >>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)")
 >>> table = group_influence(fit)
->>> table.columns.tolist()[-3:]
-['change in x (SE)', "Cook's distance", 'converged']
+>>> table.columns.tolist()[-4:]
+['change in x (SE)', "Cook's distance", 'converged', 'problem']
 """
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ def group_influence(fit: MixedFit) -> pd.DataFrame:
     lme4's dfbetas up to the choice of SE), Cook's distance
     (beta - beta(-i))' C^-1 (beta - beta(-i)) / p with C the full fit's covariance of the
     fixed effects, and whether the refit passed the gradient check (``converged``).
+
+    A group without which some fixed effect cannot be estimated (the only group with a level
+    of a factor, say) gets no refit: its row is NaN, ``converged`` is False and
+    ``problem`` names the fixed effects concerned.
     """
     model = fit.model
     cp, design = model.cross_products, model.design
@@ -37,9 +41,16 @@ def group_influence(fit: MixedFit) -> pd.DataFrame:
     precision = np.linalg.inv(model.fixed_effects(full.beta, full.w, full.sigma2)[1])
     names = list(fit.fixed.index)
     x, y = model.internal_x, design.y - model.y_shift
+    # the data's columns, each of unit length, to judge which effects a subset identifies
+    unit_x = design.x / np.maximum(np.linalg.norm(design.x, axis=0), np.finfo(float).tiny)
     rows = {}
     for code, label in enumerate(design.group_labels):
         member = design.group_codes == code
+        lost = _lost_fixed_effects(unit_x[~member], names)
+        if lost:
+            rows[label] = {"converged": False, "problem": f"{', '.join(lost)} cannot be estimated without "
+                                                          f"this {model.group}"}
+            continue
         without = _without_group(cp, code, x[member], y[member])
         search = bfgs(without, fit.method == "REML", fit.internal_theta)
         evaluation = search.evaluation
@@ -50,10 +61,23 @@ def group_influence(fit: MixedFit) -> pd.DataFrame:
         row["Cook's distance"] = float(change @ precision @ change) / len(beta)
         row["converged"] = bool(np.isfinite(evaluation.deviance)
                                 and np.linalg.norm(evaluation.gradient) / 2 <= GRADIENT_TOLERANCE)
+        row["problem"] = "" if row["converged"] else "the refit did not reach an optimum (gradient check)"
         rows[label] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
+    columns = [c for c in table.columns if c not in ("converged", "problem")] + ["converged", "problem"]
+    table = table[columns]
     table.index.name = model.group
     return table
+
+
+def _lost_fixed_effects(x: np.ndarray, names: list[str]) -> list[str]:
+    """The fixed effects that the rows *x* (of the data's X, columns of unit length, so that
+    the check does not depend on units) cannot identify: those whose column lies in the span
+    of the others."""
+    if np.linalg.matrix_rank(x) == x.shape[1]:
+        return []
+    return [name for k, name in enumerate(names)
+            if np.linalg.matrix_rank(np.delete(x, k, axis=1)) == np.linalg.matrix_rank(x)]
 
 
 def _without_group(cp: CrossProducts, code: int, x: np.ndarray, y: np.ndarray) -> CrossProducts:

@@ -65,3 +65,14 @@ def test_changes_are_in_standard_errors_and_cooks_distance_combines_them(hsb):
     # one fixed effect: Cook's distance is the squared change in standard errors
     np.testing.assert_allclose(table["Cook's distance"], change ** 2, rtol=1e-6)
     assert len(table) == hsb["school"].nunique()
+
+
+def test_a_group_without_which_a_fixed_effect_is_lost_gets_no_refit():
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame({"g": np.repeat(np.arange(8), 10), "x": rng.normal(size=80)})
+    data["t"] = np.where(data["g"] == 3, "special", "plain")     # only group 3 has the level
+    data["y"] = data["x"] + 2 * (data["t"] == "special") + np.repeat(rng.normal(size=8), 10) + rng.normal(size=80)
+    table = group_influence(lmmlib.fit_mixed(data, "y ~ x + t + (1 | g)"))
+    assert not table.loc[3, "converged"] and table.loc[3, "problem"].startswith("t[T.special] cannot be estimated")
+    assert table.loc[3, ["beta(-group) x", "Cook's distance"]].isna().all()
+    assert table.drop(index=3)["converged"].all() and (table.drop(index=3)["problem"] == "").all()
