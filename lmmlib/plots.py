@@ -425,3 +425,33 @@ def shrinkage(table: pd.DataFrame, term: str, color: str = "#4C72B0") -> Figure:
     ax.legend(frameon=False, fontsize=9, loc="best")
     fig.tight_layout()
     return fig
+
+
+def normal_qq(values: pd.DataFrame | pd.Series) -> Figure:
+    """Normal QQ plots, one panel per column of *values* (for instance standardized marginal
+    residuals from :func:`lmmlib.residuals`, or the conditional modes of each random term,
+    ``fit.random_effects``), each with the line through the quartiles.
+
+    statsmodels' ``qqplot`` draws each panel: the quantiles and the reference line are its job.
+
+    >>> fig = normal_qq(pd.DataFrame({"a": np.linspace(-2, 2, 30), "b": np.linspace(0, 1, 30) ** 2}))
+    >>> [ax.get_title() for ax in fig.axes]
+    ['a', 'b']
+    """
+    import matplotlib.pyplot as plt
+    from statsmodels.graphics.gofplots import qqplot
+
+    frame = values.to_frame() if isinstance(values, pd.Series) else values
+    require_frame(frame, "values")
+    empty = [column for column in frame.columns if frame[column].dropna().size < 3]
+    if empty:
+        raise InputError(f"a QQ plot needs at least 3 values; columns {empty} have fewer")
+    count = frame.shape[1]
+    fig, axes = plt.subplots(1, count, figsize=(FIGURE_WIDTH, min(3.6, FIGURE_WIDTH / count + 0.6)), squeeze=False)
+    for ax, column in zip(axes[0], frame.columns):
+        qqplot(frame[column].dropna().to_numpy(), line="q", ax=ax, markersize=3, alpha=0.6)
+        ax.set_title(str(column))
+        ax.set_xlabel("normal quantile")
+        ax.set_ylabel("sample quantile" if ax is axes[0][0] else "")
+    fig.tight_layout()
+    return fig

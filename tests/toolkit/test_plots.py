@@ -293,3 +293,14 @@ def test_the_profile_plot_has_a_panel_per_parameter_at_the_column_width():
     assert fig.get_figwidth() == pytest.approx(plots.FIGURE_WIDTH)
     with pytest.raises(lmmlib.InputError, match="zeta"):
         plots.likelihood_profile(table.drop(columns="zeta"))
+
+
+def test_normal_qq_plots_one_panel_per_column_and_refuses_too_few_values():
+    rng = np.random.default_rng(0)
+    fig = plots.normal_qq(pd.DataFrame({"residual": rng.normal(size=200), "mode": rng.normal(size=200)}))
+    assert [ax.get_title() for ax in fig.axes] == ["residual", "mode"]
+    assert fig.get_figwidth() == pytest.approx(plots.FIGURE_WIDTH)
+    points = fig.axes[0].get_lines()[0].get_ydata()
+    assert len(points) == 200 and np.all(np.diff(np.sort(points)) >= 0)
+    with pytest.raises(lmmlib.InputError, match="at least 3 values"):
+        plots.normal_qq(pd.Series([1.0, 2.0], name="short"))
