@@ -109,7 +109,7 @@ class _Deviance:
         self.q = len(fit.random_cov)
         self.parameters = variance_parameters(fit)
         inverse = np.linalg.inv(fit.model.scaling)
-        self._to_internal = lambda psi: inverse @ psi @ inverse.T
+        self.to_internal = lambda psi: inverse @ psi @ inverse.T     # Psi in the model's coordinates
         self.smallest_sd = BOUNDARY_SHARE * fit.residual_sd
 
     def natural(self, fit: MixedFit) -> np.ndarray:
@@ -120,7 +120,7 @@ class _Deviance:
         psi = _psi_of(self, values)
         if np.linalg.eigvalsh(psi).min() < -1e-10 * max(1.0, psi.max()):
             return IMPOSSIBLE
-        return deviance_at(self._to_internal(psi), values[-1] ** 2, self.fit.model.cross_products, self.reml)
+        return deviance_at(self.to_internal(psi), values[-1] ** 2, self.fit.model.cross_products, self.reml)
 
     def to_free(self, parameter: _Parameter, value: float) -> float:
         """A standard deviation on the boundary (0) starts just inside it, where it can move."""
@@ -166,8 +166,11 @@ def profile_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None 
     fit's method) for the variance parameters; lme4 uses ML.  The fixed effects' rows are
     ML profiles whatever the criterion, with the ML estimates.
     """
-    fits = _fits_for(fit, level, criterion)
-    criterion, base, deviance, estimates, ml = fits.criterion, fits.base, fits.deviance, fits.estimates, fits.ml
+    return _profile_table(_fits_for(fit, level, criterion), level)
+
+
+def _profile_table(fits: _Fits, level: float) -> pd.DataFrame:
+    base, deviance, estimates, ml = fits.base, fits.deviance, fits.estimates, fits.ml
     minimum = deviance(estimates)
     z = stats.norm.ppf(0.5 + level / 2)
     rows = {}
@@ -182,7 +185,7 @@ def profile_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None 
         rows[name] = {"estimate": estimate, "lower": profile.end(-z, estimate, se),
                       "upper": profile.end(z, estimate, se)}
     table = pd.DataFrame.from_dict(rows, orient="index")
-    table.attrs.update(level=level, criterion=criterion)
+    table.attrs.update(level=level, criterion=fits.criterion)
     return table
 
 
@@ -310,15 +313,18 @@ def wald_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None = N
     >>> bool(((table["upper"] - table["estimate"]) - (table["estimate"] - table["lower"])).abs().max() < 1e-9)
     True
     """
-    fits = _fits_for(fit, level, criterion)
-    criterion, base, deviance, estimates, ml = fits.criterion, fits.base, fits.deviance, fits.estimates, fits.ml
+    return _wald_table(_fits_for(fit, level, criterion), level)
+
+
+def _wald_table(fits: _Fits, level: float) -> pd.DataFrame:
+    base, deviance, estimates, ml = fits.base, fits.deviance, fits.estimates, fits.ml
     se = np.full(len(estimates), np.nan) if base.boundary else _curvature_se(deviance, estimates)
     names = [parameter.name for parameter in deviance.parameters] + list(ml.fixed.index)
     table = pd.DataFrame({"estimate": np.concatenate([estimates, ml.fixed["estimate"].to_numpy()]),
                           "se": np.concatenate([se, ml.fixed["se"].to_numpy()])}, index=names)
     z = stats.norm.ppf(0.5 + level / 2)
     table["lower"], table["upper"] = table["estimate"] - z * table["se"], table["estimate"] + z * table["se"]
-    table.attrs.update(level=level, criterion=criterion, caveat=WALD_CAVEAT)
+    table.attrs.update(level=level, criterion=fits.criterion, caveat=WALD_CAVEAT)
     return table
 
 
@@ -356,9 +362,8 @@ def likelihood_profile(fit: MixedFit, level: float = 0.99, points: int = 12,
     with ``zeta`` and ``wald``, the straight line (value - estimate) / SE that a Wald
     interval assumes.  One row per (parameter, value), in long form.
     """
-    ends = profile_intervals(fit, level=level, criterion=criterion)
-    wald = wald_intervals(fit, level=level, criterion=criterion)
-    fits = _fits_for(fit, level, criterion)
+    fits = _fits_for(fit, level, criterion)        # one set of refits for both tables and the profiles
+    ends, wald = _profile_table(fits, level), _wald_table(fits, level)
     deviance, estimates, ml = fits.deviance, fits.estimates, fits.ml
     rows = []
     variance_count = len(deviance.parameters)

@@ -46,12 +46,10 @@ class _FixedCovariance:
         self.deviance = _Deviance(fit, reml=fit.method == "REML")
         self.estimates = self.deviance.natural(fit)
         self.covariance_of_phi = _curvature_covariance(self.deviance, self.estimates)
-        inverse = np.linalg.inv(fit.model.scaling)
-        self._to_internal = lambda psi: inverse @ psi @ inverse.T
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         sigma2 = values[-1] ** 2
-        eigenvalues, vectors = np.linalg.eigh(self._to_internal(_psi_of(self.deviance, values)) / sigma2)
+        eigenvalues, vectors = np.linalg.eigh(self.deviance.to_internal(_psi_of(self.deviance, values)) / sigma2)
         solution = _solve(vectors * np.sqrt(np.clip(eigenvalues, 0.0, None)), self.fit.model.cross_products)
         scaling = self.fit.model.x_scaling
         return sigma2 * scaling @ np.linalg.inv(solution.w) @ scaling.T
