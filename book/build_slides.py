@@ -17,7 +17,8 @@ playwright are available, a PDF handout of each deck is printed too (``<chapter>
 Output: ``_slides/slides/`` with the decks, handouts, figures and assets; the book build
 copies ``_slides`` into the HTML output, where the page "Slides" links to them.
 
-Usage: ``.venv/bin/python book/build_slides.py [--output FOLDER]`` (what ``make slides`` runs)
+Usage: ``.venv/bin/python book/build_slides.py [--output FOLDER] [--only CHAPTER ...]`` (``make slides``
+builds them all)
 """
 from __future__ import annotations
 
@@ -239,6 +240,7 @@ def print_handouts(decks: list[Path]) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=OUTPUT, help=f"folder for the decks (default {OUTPUT})")
+    parser.add_argument("--only", nargs="+", metavar="CHAPTER", help="build these chapters' decks only")
     arguments = parser.parse_args(argv)
     output = arguments.output
     shutil.rmtree(output, ignore_errors=True)
@@ -246,6 +248,8 @@ def main(argv=None) -> int:
     copy_assets(output)
     presented = []
     for path in outlines():
+        if arguments.only and path.stem not in arguments.only:
+            continue
         deck = read_outline(path)
         notebook = nbformat.read(ROOT / "chapters" / f"{deck.chapter}.ipynb", as_version=4)
         for suffix, show_code in (("", False), ("-code", True)):

@@ -45,7 +45,13 @@ from .model import MixedModel
 from .profile import likelihood_profile, profile_intervals, wald_intervals
 from .refit import ResponseRefit
 from .shrinkage import shrinkage
-from .small_sample import satterthwaite_f_test, satterthwaite_tests
+from .small_sample import (
+    kenward_roger_covariance,
+    kenward_roger_f_test,
+    kenward_roger_tests,
+    satterthwaite_f_test,
+    satterthwaite_tests,
+)
 
 #: name -> module, imported when the name is first used (statsmodels, matplotlib)
 _LAZY = {
@@ -61,7 +67,8 @@ __all__ = [
     "FitSummary", "fixed_decimals", "p_value", "examples",
     "loglik_at", "variance_parameter_se",
     "profile_intervals", "wald_intervals", "likelihood_profile", "bootstrap_intervals",
-    "satterthwaite_tests", "satterthwaite_f_test", "shrinkage", "group_influence",
+    "satterthwaite_tests", "satterthwaite_f_test",
+    "kenward_roger_tests", "kenward_roger_f_test", "kenward_roger_covariance", "shrinkage", "group_influence",
     "residuals", "conditional_modes",
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",
