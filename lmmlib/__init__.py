@@ -42,6 +42,7 @@ from .marginal import (
     random_design,
 )
 from .model import MixedModel
+from .prediction import predict
 from .profile import likelihood_profile, profile_intervals, wald_intervals
 from .refit import ResponseRefit
 from .shrinkage import shrinkage
@@ -73,7 +74,7 @@ __all__ = [
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",
     "design_matrices", "fixed_design", "random_design", "marginal_covariance", "marginal_variance",
-    "predict_fixed",
+    "predict_fixed", "predict",
     "center_within_groups", "describe_by_group", "level2_columns", "ols_by_group",
     "LmmlibError", "InputError", "ConvergenceError",
     "LmmlibWarning", "BoundaryWarning", "ConvergenceWarning", "DroppedRowsWarning",
