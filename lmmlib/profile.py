@@ -251,7 +251,8 @@ class _Zeta:
             return self.deviance(values)
         if self.others:
             best = optimize.minimize(objective, self.start, method="BFGS", options={"gtol": 1e-8})
-            if not best.success or best.fun >= IMPOSSIBLE:
+            # status 2 ("precision loss"): the finite-difference gradient is noise at the minimum
+            if best.status not in (0, 2) or best.fun >= IMPOSSIBLE:
                 # a step into correlations that no covariance matrix has: the simplex copes with that
                 simplex = optimize.minimize(objective, self.start, method="Nelder-Mead",
                                             options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000})
