@@ -202,6 +202,16 @@ def copy_assets(output: Path) -> None:
     shutil.copy2(DECKS / "deck.css", output / "deck.css")
 
 
+def appendices() -> set[str]:
+    """The chapters of the table of contents' part "Appendices" (and their sections): no decks."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+
+    def files(entries: list[dict]) -> list[str]:
+        return [name for entry in entries
+                for name in [Path(entry["file"]).name, *files(entry.get("sections", []))]]
+    return {name for part in toc["parts"] if part["caption"] == "Appendices" for name in files(part["chapters"])}
+
+
 def outlines() -> list[Path]:
     """The deck outlines, in the order of the table of contents."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))

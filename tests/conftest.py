@@ -10,6 +10,13 @@ def hsb():
 
 
 @pytest.fixture(scope="session")
+def reference_models():
+    """The models of the R reference files (tests/toolkit/reference/models.py)."""
+    from lmmbook.agreement import reference_models
+    return reference_models()
+
+
+@pytest.fixture(scope="session")
 def nels88():
     """The NELS:88 ten-school data; the test is skipped, with instructions, when the file is absent."""
     try:

@@ -14,13 +14,13 @@ import struct
 from pathlib import Path
 
 import pytest
+from test_slides import APPENDICES
 
 from lmmbook.style import COLUMN_WIDTH, FIGURE_DPI, LINE_LENGTH
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 #: appendices: no exercises
-APPENDICES = {"reproducibility_report", "errata", "errata_random_effects", "errata_clustered", "how_lmmlib_fits"}
 CHAPTERS = [path for path in NOTEBOOKS if path.stem not in APPENDICES]
 #: the widest figure the text column shows without shrinking it (the column is about 740 px
 #: wide on a 1280 px screen; figures are drawn COLUMN_WIDTH inches wide at FIGURE_DPI)

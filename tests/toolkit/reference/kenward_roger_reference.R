@@ -25,7 +25,7 @@ models <- list(
        joint = c("(Intercept)", "Days")),
   list(name = "sleepstudy_uncorrelated", data = read("sleepstudy"), formula = Reaction ~ Days + (Days || Subject),
        joint = c("(Intercept)", "Days")),
-  list(name = "orthodont", data = read("Orthodont"), formula = distance ~ age + Sex + (1 | Subject),
+  list(name = "orthodont_sex", data = read("Orthodont"), formula = distance ~ age + Sex + (1 | Subject),
        joint = c("age", "SexMale"))
 )
 

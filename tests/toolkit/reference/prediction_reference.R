@@ -10,7 +10,8 @@
 # - the standard error of the marginal mean, sqrt(x' vcov(fit) x);
 # - the standard error of the conditional mean of an existing group, from Henderson's
 #   mixed-model equations written out with lme4's X, Z and Lambda:
-#   C = [X'X, X'Z Lambda; Lambda'Z'X, Lambda'Z'Z Lambda + I], Var = sigma^2 [x; Lambda'z]' C^-1 [x; Lambda'z].
+#   C = [X'X, X'Z Lambda; Lambda'Z'X, Lambda'Z'Z Lambda + I], Var = sigma^2 [x; Lambda'z]' C^-1 [x; Lambda'z];
+# - the predictors of the rows (columns after sigma; NA for a model that does not use them).
 # lme4 has no standard errors of predictions; this computes them from its fit, independently of
 # lmmlib's per-group formula.
 suppressPackageStartupMessages(library(lme4))
@@ -70,7 +71,11 @@ for (m in models) {
   # z' Psi z for every row (the variance of a new group's deviation)
   psi <- as.matrix(VarCorr(fit)[[1]])
   rows[[length(rows)]]$psi_between <- rowSums((z %*% psi) * z)
+  # the predictors of the rows, after the results (NA for a model that does not use them)
+  for (column in setdiff(names(m$rows), m$group)) rows[[length(rows)]][[column]] <- m$rows[[column]]
 }
+predictors <- unique(unlist(lapply(rows, function(r) names(r)[(which(names(r) == "sigma") + 1):ncol(r)])))
+rows <- lapply(rows, function(r) { for (column in setdiff(predictors, names(r))) r[[column]] <- NA; r[c(names(r)[1:which(names(r) == "sigma")], predictors)] })
 out <- do.call(rbind, rows)
 write.csv(out, file.path(here, "prediction_reference.csv"), row.names = FALSE)
 print(out, digits = 10)

@@ -21,7 +21,7 @@ models <- list(
        joint = c("sector", "sector:cses")),
   list(name = "sleepstudy", data = read("sleepstudy"), formula = Reaction ~ Days + (Days | Subject),
        joint = c("(Intercept)", "Days")),
-  list(name = "orthodont", data = read("Orthodont"), formula = distance ~ age + Sex + (1 | Subject),
+  list(name = "orthodont_sex", data = read("Orthodont"), formula = distance ~ age + Sex + (1 | Subject),
        joint = c("age", "SexMale"))
 )
 
