@@ -28,6 +28,7 @@ from .errors import (
     LmmlibError,
     LmmlibWarning,
 )
+from .explained_variance import explained_variance, variance_reduction
 from .fitting import MethodComparison, MixedFit, compare_ml_reml, fit_mixed, intraclass_correlation
 from .groupwise import center_within_groups, describe_by_group, level2_columns, ols_by_group
 from .influence import group_influence
@@ -76,6 +77,7 @@ __all__ = [
     "design_matrices", "fixed_design", "random_design", "marginal_covariance", "marginal_variance",
     "predict_fixed", "predict",
     "center_within_groups", "describe_by_group", "level2_columns", "ols_by_group",
+    "explained_variance", "variance_reduction",
     "LmmlibError", "InputError", "ConvergenceError",
     "LmmlibWarning", "BoundaryWarning", "ConvergenceWarning", "DroppedRowsWarning",
     *_LAZY,

@@ -8,8 +8,8 @@ a fraction of a second.  The same refits as lme4's ``influence(fit, groups = ...
 >>> import lmmlib
 >>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)")
 >>> table = group_influence(fit)
->>> table.columns.tolist()[-4:]
-['change in x (SE)', "Cook's distance", 'converged', 'problem']
+>>> table.columns.tolist()[-5:]
+['change in x (SE)', "Cook's distance", 'converged', 'boundary', 'problem']
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import CrossProducts, bfgs
-from .fitting import GRADIENT_TOLERANCE, MixedFit
+from .fitting import GRADIENT_TOLERANCE, MixedFit, boundary_messages
 
 
 def group_influence(fit: MixedFit) -> pd.DataFrame:
@@ -27,7 +27,10 @@ def group_influence(fit: MixedFit) -> pd.DataFrame:
     name), their change in units of the full fit's standard errors (``change in <term> (SE)``,
     lme4's dfbetas up to the choice of SE), Cook's distance
     (beta - beta(-i))' C^-1 (beta - beta(-i)) / p with C the full fit's covariance of the
-    fixed effects, and whether the refit passed the gradient check (``converged``).
+    fixed effects, whether the refit passed the gradient check (``converged``) and, when the
+    refit lies on the boundary of the parameter space (a variance of zero, a correlation of
+    +-1) though the full fit may not, what lies there (``boundary``, as a fit's warning
+    says it; empty otherwise).
 
     A group without which some fixed effect cannot be estimated (the only group with a level
     of a factor, say) gets no refit: its row is NaN, ``converged`` is False and
@@ -61,10 +64,17 @@ def group_influence(fit: MixedFit) -> pd.DataFrame:
         row["Cook's distance"] = float(change @ precision @ change) / len(beta)
         row["converged"] = bool(np.isfinite(evaluation.deviance)
                                 and np.linalg.norm(evaluation.gradient) / 2 <= GRADIENT_TOLERANCE)
+        lam = model.scaling @ evaluation.lam
+        random_cov = pd.DataFrame(evaluation.sigma2 * lam @ lam.T, index=fit.random_cov.index,
+                                  columns=fit.random_cov.columns)
+        row["boundary"] = "; ".join(boundary_messages(evaluation.lam, random_cov, evaluation.sigma2,
+                                                      model.column_scale))
         row["problem"] = "" if row["converged"] else "the refit did not reach an optimum (gradient check)"
         rows[label] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
-    columns = [c for c in table.columns if c not in ("converged", "problem")] + ["converged", "problem"]
+    last = ["converged", "boundary", "problem"]
+    table["boundary"] = table["boundary"].fillna("") if "boundary" in table else ""
+    columns = [c for c in table.columns if c not in last] + last
     table = table[columns]
     table.index.name = model.group
     return table

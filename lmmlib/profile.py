@@ -37,6 +37,8 @@ straight line a Wald interval assumes), ready to plot.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dataclasses
 from dataclasses import dataclass
 
@@ -155,7 +157,8 @@ def _fits_for(fit: MixedFit, level: float, criterion: str | None) -> _Fits:
     return _Fits(criterion, base, deviance, deviance.natural(base), ml)
 
 
-def profile_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None = None) -> pd.DataFrame:
+def profile_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None = None,
+                      which: str | Sequence[str] | None = None) -> pd.DataFrame:
     """Profile-likelihood intervals for the standard deviations and correlations of the
     random effects, the residual standard deviation and the fixed effects.
 
@@ -164,22 +167,45 @@ def profile_intervals(fit: MixedFit, level: float = 0.95, criterion: str | None 
     lower end of 0 for a standard deviation, or of -1 or 1 for a correlation, means the
     interval reaches the boundary.  ``criterion`` is ``"ML"`` or ``"REML"`` (default: the
     fit's method) for the variance parameters; lme4 uses ML.  The fixed effects' rows are
-    ML profiles whatever the criterion, with the ML estimates.
+    ML profiles whatever the criterion, with the ML estimates.  *which* (lme4's ``which``)
+    limits the table to some parameters: their names, ``"variance"`` for all the variance
+    parameters or ``"fixed"`` for all the fixed effects.
     """
-    return _profile_table(_fits_for(fit, level, criterion), level)
+    fits = _fits_for(fit, level, criterion)
+    return _profile_table(fits, level, _chosen(fits, which))
 
 
-def _profile_table(fits: _Fits, level: float) -> pd.DataFrame:
+def _chosen(fits: _Fits, which: str | Sequence[str] | None) -> list[str]:
+    """The parameters *which* names, in the table's order; an error names any that do not exist."""
+    variance = [parameter.name for parameter in fits.deviance.parameters]
+    fixed = list(fits.ml.fixed.index)
+    if which is None:
+        return variance + fixed
+    groups = {"variance": variance, "fixed": fixed}
+    asked = [which] if isinstance(which, str) else list(which)
+    unknown = [name for name in asked if name not in groups and name not in variance + fixed]
+    if unknown or not asked:
+        raise InputError(f"no parameters named {unknown}; the parameters are {variance + fixed}, or "
+                         "'variance' and 'fixed' for all of a kind")
+    chosen = {name for item in asked for name in groups.get(item, [item])}
+    return [name for name in variance + fixed if name in chosen]
+
+
+def _profile_table(fits: _Fits, level: float, names: list[str]) -> pd.DataFrame:
     base, deviance, estimates, ml = fits.base, fits.deviance, fits.estimates, fits.ml
     minimum = deviance(estimates)
     z = stats.norm.ppf(0.5 + level / 2)
     rows = {}
     for index, parameter in enumerate(deviance.parameters):
+        if parameter.name not in names:
+            continue
         zeta = _Zeta(deviance, estimates, minimum, index)
         rows[parameter.name] = {"estimate": estimates[index],
                                 "lower": zeta.end(-z, base.residual_sd),
                                 "upper": zeta.end(z, base.residual_sd)}
     for index, name in enumerate(ml.fixed.index):
+        if name not in names:
+            continue
         profile = _FixedEffectProfile(ml, index)
         estimate, se = float(ml.fixed.loc[name, "estimate"]), float(ml.fixed.loc[name, "se"])
         rows[name] = {"estimate": estimate, "lower": profile.end(-z, estimate, se),
@@ -234,33 +260,62 @@ class _FixedEffectProfile:
 
 class _Zeta:
     """zeta(x) for one parameter, each value maximising the likelihood over the others
-    (warm-started from the last point: the profile is traced outwards from the estimate)."""
+    (warm-started from the last point: the profile is traced outwards from the estimate).
+
+    For a correlation the maximum over the others includes the boundary where one of its two
+    standard deviations is zero: there the correlation has no effect, so the profile of a
+    correlation can never rise above the deviance of that boundary (the *ceiling*).  A
+    search warm-started along the profile can miss that branch (it lies at log sd = -inf),
+    so the ceiling is computed once and the profile is the lower of the two.
+    """
 
     def __init__(self, deviance: _Deviance, estimates: np.ndarray, minimum: float, index: int) -> None:
         self.deviance, self.estimates, self.minimum, self.index = deviance, estimates, minimum, index
         self.parameter = deviance.parameters[index]
         self.others = [i for i in range(len(estimates)) if i != index]
         self.start = np.array([deviance.to_free(deviance.parameters[i], estimates[i]) for i in self.others])
+        self.cold_start = self.start.copy()
+        self._ceiling = None
 
-    def __call__(self, value: float) -> float:
-        def objective(free: np.ndarray) -> float:
+    def _minimum(self, fixed: dict[int, float], free: list[int], start: np.ndarray):
+        """The smallest deviance with the parameters *fixed* held and those *free* optimised."""
+        def objective(point: np.ndarray) -> float:
             values = self.estimates.copy()
-            values[self.index] = value
-            for i, u in zip(self.others, free):
+            for i, value in fixed.items():
+                values[i] = value
+            for i, u in zip(free, point):
                 values[i] = _Deviance.from_free(self.deviance.parameters[i], u)
             return self.deviance(values)
-        if self.others:
-            best = optimize.minimize(objective, self.start, method="BFGS", options={"gtol": 1e-8})
-            # status 2 ("precision loss"): the finite-difference gradient is noise at the minimum
-            if best.status not in (0, 2) or best.fun >= IMPOSSIBLE:
-                # a step into correlations that no covariance matrix has: the simplex copes with that
-                simplex = optimize.minimize(objective, self.start, method="Nelder-Mead",
-                                            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000})
-                best = simplex if simplex.fun < best.fun else best
-            self.start = best.x
-            profiled = best.fun
-        else:
-            profiled = objective(np.array([]))
+        if not free:
+            return objective(np.array([])), start
+        best = optimize.minimize(objective, start, method="BFGS", options={"gtol": 1e-8})
+        # status 2 ("precision loss"): the finite-difference gradient is noise at the minimum
+        if best.status not in (0, 2) or best.fun >= IMPOSSIBLE:
+            # a step into correlations that no covariance matrix has: the simplex copes with that
+            simplex = optimize.minimize(objective, start, method="Nelder-Mead",
+                                        options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000})
+            best = simplex if simplex.fun < best.fun else best
+        return best.fun, best.x
+
+    def ceiling(self) -> float:
+        """For a correlation, the smallest deviance with either of its standard deviations at 0."""
+        if self._ceiling is None:
+            names = [parameter.name for parameter in self.deviance.parameters]
+            ends = [names.index(f"sd({term})") for term in self.parameter.name[4:-1].split(",")]
+            self._ceiling = min(
+                self._minimum({self.index: 0.0, end: 0.0}, free, self.start[[self.others.index(i) for i in free]])[0]
+                for end in ends for free in [[i for i in self.others if i != end]])
+        return self._ceiling
+
+    def __call__(self, value: float) -> float:
+        profiled, self.start = self._minimum({self.index: value}, self.others, self.start)
+        if self.parameter.kind == "cor":
+            # the profile of a correlation can have several branches (the standard deviations
+            # trade off against it): also search from the estimate, and under the ceiling
+            cold, at = self._minimum({self.index: value}, self.others, self.cold_start)
+            if cold < profiled:
+                profiled, self.start = cold, at
+            profiled = min(profiled, self.ceiling())
         rise = max(profiled - self.minimum, 0.0)
         return float(np.sign(value - self.estimates[self.index]) * np.sqrt(rise))
 
@@ -276,7 +331,7 @@ class _Zeta:
                 return 0.0
             estimate = BOUNDARY_SHARE * scale       # a standard deviation estimated as 0: start just above
         inner = self.deviance.to_free(self.parameter, estimate)
-        step, previous = 0.05, inner
+        step, previous, inner_value = 0.05, inner, 0.0
         for _ in range(60):
             outer = previous + direction * step
             value = _Deviance.from_free(self.parameter, outer)
@@ -284,13 +339,44 @@ class _Zeta:
                       (kind == "cor" and abs(value) >= 1 - 1e-6)
             if at_edge:
                 return 0.0 if kind == "sd" else float(direction)
-            if direction * self(value) >= abs(target):
-                root = optimize.brentq(lambda u: self(_Deviance.from_free(self.parameter, u)) - target,
-                                       min(previous, outer), max(previous, outer), xtol=1e-10)
+            reached = self(value)
+            if direction * reached >= abs(target):
+                root = _crossing(lambda u: self(_Deviance.from_free(self.parameter, u)) - target,
+                                 previous, outer, inner_value - target, reached - target)
                 return _Deviance.from_free(self.parameter, root)
-            previous, step = outer, step * 1.6
+            previous, inner_value, step = outer, reached, step * 1.6
         raise InputError(f"the profile of {self.parameter.name} did not reach zeta = {target:.3f}: "
                          "the likelihood is too flat in that direction for an interval")
+
+
+def _crossing(function, a: float, b: float, at_a: float, at_b: float, tolerance: float = 1e-10) -> float:
+    """A root of *function* between *a* and *b*, where it has the values *at_a* and *at_b* of
+    opposite signs (or zero), found without evaluating the ends again (the Illinois variant of
+    regula falsi).
+
+    A profile is traced outwards with each optimisation started from the last point, so ζ
+    at an end, recomputed from elsewhere, may land on another branch of a multimodal
+    profile (brentq evaluates the ends again and then finds no change of sign); the values
+    met on the way out are the ones that bracket the crossing.
+
+    >>> round(_crossing(lambda x: x ** 3 - 2, 0.0, 2.0, -2.0, 6.0), 8)
+    1.25992105
+    """
+    if at_a * at_b > 0:
+        raise InputError("internal: the profile's values do not bracket the crossing")
+    for _ in range(200):
+        if at_b == 0:
+            return b
+        point = b - at_b * (b - a) / (at_b - at_a)
+        value = function(point)
+        if value * at_b < 0:          # the crossing is between b and the new point
+            a, at_a = b, at_b
+        else:                         # between a and the new point: halve a's value (Illinois)
+            at_a /= 2
+        b, at_b = point, value
+        if abs(b - a) < tolerance * max(1.0, abs(b)):
+            return b
+    raise InputError("internal: the profile's crossing was not found in 200 steps")
 
 
 #: printed with Wald intervals: what they assume
@@ -357,23 +443,24 @@ def _curvature_covariance(deviance: _Deviance, estimates: np.ndarray, step: floa
 
 
 def likelihood_profile(fit: MixedFit, level: float = 0.99, points: int = 12,
-                       criterion: str | None = None) -> pd.DataFrame:
+                       criterion: str | None = None, which: str | Sequence[str] | None = None) -> pd.DataFrame:
     """The profiles behind :func:`profile_intervals`, for plotting: for each parameter,
     *points* values on each side of the estimate out to the end of its *level* interval,
     with ``zeta`` and ``wald``, the straight line (value - estimate) / SE that a Wald
-    interval assumes.  One row per (parameter, value), in long form.
+    interval assumes.  One row per (parameter, value), in long form.  *which* as for
+    :func:`profile_intervals`.
     """
     fits = _fits_for(fit, level, criterion)        # one set of refits for both tables and the profiles
-    ends, wald = _profile_table(fits, level), _wald_table(fits, level)
+    ends, wald = _profile_table(fits, level, _chosen(fits, which)), _wald_table(fits, level)
     deviance, estimates, ml = fits.deviance, fits.estimates, fits.ml
     rows = []
-    variance_count = len(deviance.parameters)
-    for index, name in enumerate(ends.index):
+    variance_names = [parameter.name for parameter in deviance.parameters]
+    for name in ends.index:
         estimate, se = ends.loc[name, "estimate"], wald.loc[name, "se"]
-        if index < variance_count:
-            zeta = _Zeta(deviance, estimates, deviance(estimates), index)
+        if name in variance_names:
+            zeta = _Zeta(deviance, estimates, deviance(estimates), variance_names.index(name))
         else:
-            zeta = _FixedEffectProfile(ml, index - variance_count)
+            zeta = _FixedEffectProfile(ml, list(ml.fixed.index).index(name))
         for end in ("lower", "upper"):
             zeta_start = getattr(zeta, "start", None)
             for value in np.linspace(estimate, ends.loc[name, end], points + 1)[1:]:

@@ -11,6 +11,12 @@ the share of the variance of the group's least-squares coefficient that is true 
 between groups (v_ik is its sampling variance).  For a random intercept alone,
 lambda_i = psi^2 / (psi^2 + sigma^2 / n_i): small groups are pulled hardest.
 
+With several random terms the pull is a matrix, A_i = Psi (Psi + sigma^2 (Z_i'Z_i)^-1)^-1
+(with the fixed effects taken as known): a coefficient is also moved by the group's
+deviations in the other terms when they are correlated, or when its predictor is not
+centred within the group.  The reliability above is the scalar guide, term by term; it
+equals the diagonal of A_i only when Psi and Z_i'Z_i are diagonal.
+
 >>> import lmmlib
 >>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 + x | group)")
 >>> table = shrinkage(fit)

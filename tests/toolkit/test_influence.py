@@ -55,3 +55,17 @@ def test_a_group_without_which_a_fixed_effect_is_lost_gets_no_refit():
     assert not table.loc[3, "converged"] and table.loc[3, "problem"].startswith("t[T.special] cannot be estimated")
     assert table.loc[3, ["beta(-group) x", "Cook's distance"]].isna().all()
     assert table.drop(index=3)["converged"].all() and (table.drop(index=3)["problem"] == "").all()
+
+
+def test_a_refit_on_the_boundary_says_so(hsb):
+    """Without school 2655 the coefficients-as-outcomes fit's slope SD falls to about 0.01 with
+    the intercept-slope correlation at +1 (fit_mixed warns); the full fit is not singular."""
+    formula = ("mathach ~ meanses + sector + cses + meanses:cses + I(meanses**2):cses + sector:cses"
+               " + (1 + cses | school)")
+    fit = lmmlib.fit_mixed(hsb, formula)
+    assert not fit.boundary
+    table = group_influence(fit)
+    assert "perfectly correlated" in table.loc[2655, "boundary"]
+    with pytest.warns(lmmlib.BoundaryWarning, match="perfectly correlated"):
+        lmmlib.fit_mixed(hsb[hsb["school"] != 2655], formula)
+    assert (table["boundary"] != "").sum() < 10

@@ -136,3 +136,36 @@ def test_intervals_do_not_depend_on_the_units_of_a_predictor(hsb):
     factor = np.where(ours.index.isin(["sd(cses)", "cses"]), 1e-3, 1.0)[:, None]
     np.testing.assert_allclose(milli[["lower", "upper"]].to_numpy(), ours[["lower", "upper"]].to_numpy() * factor,
                                rtol=1e-5)
+
+
+def test_which_limits_the_table_and_unknown_parameters_are_named(hsb):
+    fit = lmmlib.fit_mixed(hsb, "mathach ~ cses + (1 + cses | school)")
+    full = profile_intervals(fit)
+    some = profile_intervals(fit, which=["fixed", "sd(cses)"])
+    assert list(some.index) == ["sd(cses)", "Intercept", "cses"]
+    assert np.allclose(some.to_numpy(), full.loc[some.index].to_numpy())
+    assert list(likelihood_profile(fit, which="variance")["parameter"].unique()) == list(full.index[:4])
+    with pytest.raises(InputError, match=r"no parameters named \['sd\(ses\)'\]; the parameters are"):
+        profile_intervals(fit, which=["sd(ses)"])
+
+
+def test_a_correlation_whose_standard_deviation_may_be_zero_has_no_bound(hsb):
+    """By ML the interval of sd(female) reaches 0; where that SD is 0 the correlation has no
+    effect, so no correlation can be rejected: its interval is [-1, 1].  (lme4 1.1-31 reports
+    an upper end of 0.234 here: its profile, traced from the estimate, misses the branch at
+    sd = 0, whose deviance is lower.)  By REML sd(female) is bounded away from 0 and so is the
+    correlation."""
+    formula = "mathach ~ cses + female + (1 + female | school)"
+    ml = profile_intervals(lmmlib.fit_mixed(hsb, formula, method="ML"), which="variance")
+    assert ml.loc["sd(female)", "lower"] == 0
+    assert ml.loc["cor(Intercept,female)", ["lower", "upper"]].tolist() == [-1.0, 1.0]
+    reml_fit = lmmlib.fit_mixed(hsb, formula, method="REML")
+    reml = profile_intervals(reml_fit, which="variance")
+    assert reml.loc["sd(female)", "lower"] > 0
+    upper = reml.loc["cor(Intercept,female)", "upper"]
+    assert upper < 1
+    deviance = _Deviance(reml_fit, reml=True)
+    estimates = deviance.natural(reml_fit)
+    zeta = _Zeta(deviance, estimates, deviance(estimates), 1)
+    assert zeta(upper) == pytest.approx(stats.norm.ppf(0.975), abs=1e-6)
+    assert zeta.ceiling() - deviance(estimates) > stats.norm.ppf(0.975) ** 2
