@@ -43,6 +43,7 @@ from .marginal import (
     random_design,
 )
 from .model import MixedModel
+from .power import fixed_effect_tests, power_curve, simulated_size, two_level_design
 from .prediction import predict
 from .profile import likelihood_profile, profile_intervals, wald_intervals
 from .refit import ResponseRefit
@@ -74,6 +75,7 @@ __all__ = [
     "residuals", "conditional_modes",
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",
+    "fixed_effect_tests", "simulated_size", "power_curve", "two_level_design",
     "design_matrices", "fixed_design", "random_design", "marginal_covariance", "marginal_variance",
     "predict_fixed", "predict",
     "center_within_groups", "describe_by_group", "level2_columns", "ols_by_group",

@@ -37,9 +37,8 @@ straight line a Wald interval assumes), ready to plot.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np

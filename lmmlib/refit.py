@@ -8,13 +8,15 @@ response, only Z_i'y, X'y and y'y, before minimising the profiled deviance of
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse
 
 from .engine import CrossProducts, Evaluation, bfgs, identity_theta
-from .fitting import GRADIENT_TOLERANCE, MixedFit
+from .errors import InputError
+from .fitting import GRADIENT_TOLERANCE, MixedFit, fit_model
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,29 @@ class ResponseRefit:
         beta, covariance = self.model.fixed_effects(optimum.beta, optimum.w, optimum.sigma2)
         return Refitted(evaluation=optimum, gradient_norm=float(np.linalg.norm(optimum.gradient)) / 2,
                         beta=beta, fixed_se=np.sqrt(np.diag(covariance)))
+
+    def fit(self, y: np.ndarray) -> MixedFit:
+        """The whole, checked :class:`MixedFit` of the model to response *y*, as ``fit_mixed`` returns it
+        with *y* in the response column, but without reading the data again: for what needs a fit
+        rather than :meth:`refit`'s optimum (Satterthwaite's and Kenward-Roger's tests).  Like any
+        fit it starts from Lambda = I, raises ConvergenceError and warns of a boundary.
+
+        >>> import lmmlib
+        >>> data = lmmlib.examples.two_level_data()
+        >>> y = data["y"].to_numpy()[::-1].copy()
+        >>> fit = ResponseRefit.of_fit(lmmlib.fit_mixed(data, "y ~ x + (1 | group)")).fit(y)
+        >>> direct = lmmlib.fit_mixed(data.assign(y=y), "y ~ x + (1 | group)")
+        >>> bool(np.allclose(fit.fixed, direct.fixed) and abs(fit.loglik - direct.loglik) < 1e-9)
+        True
+        """
+        y = np.asarray(y, dtype=float)
+        if y.shape != self.model.design.y.shape:
+            raise InputError(f"the response must hold one value for each of the model's {len(self.model.design.y)} "
+                             f"rows, not shape {y.shape}")
+        model = copy.copy(self.model)
+        model.design = replace(self.model.design, y=y)
+        model.cross_products = self.cross_products(y)
+        return fit_model(model, "REML" if self.reml else "ML")
 
 
 def group_sum_operator(z: np.ndarray, codes: np.ndarray) -> sparse.csr_matrix:
