@@ -599,3 +599,306 @@ def normal_qq(values: pd.DataFrame | pd.Series, color: str = "#4C72B0") -> Figur
         ax.set_ylabel("sample quantile" if ax is axes[0][0] else "")
     fig.tight_layout()
     return fig
+
+
+#: The colours of the three tests of :mod:`lmmlib.power` in :func:`actual_sizes` (seaborn's "deep"
+#: red, orange and blue, the book's colours): the z-test red, Satterthwaite orange, Kenward-Roger blue.
+TEST_COLORS = {"z": "#C44E52", "Satterthwaite": "#DD8452", "Kenward-Roger": "#4C72B0"}
+
+
+def _frame_with_columns(table, columns: Sequence[str], what: str) -> pd.DataFrame:
+    """*table* with *columns*, which may also be levels of its index (``set_index`` was applied)."""
+    require_frame(table, what)
+    levels = [name for name in table.index.names if name in columns and name not in table.columns]
+    if levels:
+        table = table.reset_index(levels)
+    require_columns(table, columns, what)
+    return table
+
+
+def actual_sizes(table: pd.DataFrame, alpha: float | None = None, labels: Mapping[str, str] | None = None,
+               colors: Mapping[str, str] | None = None, height: float = 3.2, width: float = FIGURE_WIDTH) -> Figure:
+    """The actual size of each test of each hypothesis, from :func:`lmmlib.simulated_size`, with
+    bars of two Monte Carlo standard errors either side and a broken line at the nominal level.
+
+    One row of the figure per hypothesis (top to bottom in the order of *labels*, a mapping
+    from the hypotheses to the names shown on the axis, or else in the order of the table),
+    and in it one point per test, a little apart, in the colour *colors* gives it (default
+    :data:`TEST_COLORS`); the key names the tests.  *alpha* is the nominal level (default: the
+    table's ``attrs["alpha"]``, which simulated_size sets, else 0.05).  *table* may also have
+    ``hypothesis`` and ``test`` as its index.  A point whose size is NaN (no replicate could
+    be used) is not drawn.
+
+    matplotlib, not seaborn: the error bars are given (the Monte Carlo standard errors), and
+    seaborn's pointplot only draws intervals it computes from raw observations.
+
+    >>> table = pd.DataFrame({"hypothesis": "x", "test": ["z", "Satterthwaite", "Kenward-Roger"],
+    ...                       "size": [0.09, 0.06, 0.05], "Monte Carlo SE": [0.013, 0.011, 0.010]})
+    >>> fig = actual_sizes(table, labels={"x": "slope of x"})
+    >>> [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    ['slope of x']
+    >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    ['z', 'Satterthwaite', 'Kenward-Roger']
+    """
+    import matplotlib.pyplot as plt
+
+    table = _frame_with_columns(table, ["hypothesis", "test", "size", "Monte Carlo SE"], "actual_sizes")
+    if table.duplicated(["hypothesis", "test"]).any():
+        raise InputError("actual_sizes needs one row per hypothesis and test; the table has some twice (a table "
+                         "of several simulations? draw one at a time)")
+    alpha = table.attrs.get("alpha", 0.05) if alpha is None else alpha
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0 < alpha < 1:
+        raise InputError(f"actual_sizes: alpha (the nominal level) must lie strictly between 0 and 1, not {alpha!r}")
+    hypotheses = list(labels) if labels else list(dict.fromkeys(table["hypothesis"]))
+    absent = [h for h in hypotheses if h not in set(table["hypothesis"])]
+    if absent:
+        raise InputError(f"actual_sizes: no hypothesis {absent[0]!r} in the table; its hypotheses are "
+                         f"{list(dict.fromkeys(table['hypothesis']))}")
+    labels = labels or {}
+    tests = list(dict.fromkeys(table["test"]))
+    colors = {**TEST_COLORS, **(colors or {})}
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    shade = {test: colors.get(test, cycle[k % len(cycle)]) for k, test in enumerate(tests)}
+    shifts = 0.2 * (np.arange(len(tests)) - (len(tests) - 1) / 2)
+    rows = table.set_index(["hypothesis", "test"])
+    fig, ax = plt.subplots(figsize=(width, height))
+    for row, hypothesis in enumerate(hypotheses):
+        for shift, test in zip(shifts, tests):
+            if (hypothesis, test) not in rows.index:
+                continue
+            size, se = rows.loc[(hypothesis, test), ["size", "Monte Carlo SE"]]
+            ax.errorbar(size, row + shift, xerr=2 * se, fmt="o", ms=7, color=shade[test], capsize=3,
+                        label=test if row == 0 else None)
+    ax.axvline(alpha, color="black", lw=1, ls="--")
+    ax.set_yticks(range(len(hypotheses)), [labels.get(h, h) for h in hypotheses])
+    ax.set_ylim(len(hypotheses) - 0.5, -0.5)
+    ax.set_xlim(0, None)
+    ax.set_xlabel(f"share of replicates rejecting a true null (nominal {alpha:g})")
+    ax.legend(frameon=False, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def power_curves(table: pd.DataFrame, terms: Sequence[str] | None = None, titles: Mapping[str, str] | None = None,
+                 test: str | None = None, target: float | None = 0.8, xlabel: str = "number of groups",
+                 legend_title: str = "group size", height: float = 3.4, width: float = FIGURE_WIDTH) -> Figure:
+    """Power against the number of groups, from :func:`lmmlib.power_curve`: one panel per term
+    (side by side, sharing the y-axis from 0 to 1), one line per group size, in shades of blue
+    from light (smallest) to dark (largest), each with its own marker.
+
+    The x-axis is on a log scale (base 2) with a tick at every number of groups of the table;
+    *titles* names the panels (default: the terms), *target* draws a dotted line at that
+    power (None: no line).  A table of several tests needs *test* (e.g. ``"z"``), and the
+    y-axis names it.  The key, titled *legend_title*, is in the last panel.
+
+    matplotlib, not seaborn: each line is drawn as the table gives it (seaborn's lineplot
+    would aggregate and add intervals), with markers and shades chosen per group size.
+
+    >>> table = pd.DataFrame({"groups": [10, 20, 10, 20], "group size": [5, 5, 20, 20], "term": "w",
+    ...                       "test": "z", "power": [0.2, 0.4, 0.3, 0.6]})
+    >>> fig = power_curves(table)
+    >>> [ax.get_title() for ax in fig.axes], fig.axes[0].get_ylabel()
+    (['w'], 'power of the z-test')
+    """
+    import matplotlib.pyplot as plt
+
+    table = _frame_with_columns(table, ["groups", "group size", "term", "power"], "power_curves")
+    if "test" in table.columns:
+        present = list(dict.fromkeys(table["test"]))
+        if test is None and len(present) > 1:
+            raise InputError(f"power_curves: the table holds several tests {present}; choose one with test=")
+        test = present[0] if test is None else test
+        if test not in present:
+            raise InputError(f"power_curves: no test {test!r} in the table; its tests are {present}")
+        table = table[table["test"] == test]
+    terms = list(terms) if terms is not None else list(dict.fromkeys(table["term"]))
+    if not terms:
+        raise InputError("power_curves: name at least one term")
+    absent = [term for term in terms if term not in set(table["term"])]
+    if absent:
+        raise InputError(f"power_curves: no term {absent[0]!r} in the table; its terms are "
+                         f"{list(dict.fromkeys(table['term']))}")
+    if table.duplicated(["groups", "group size", "term"]).any():
+        raise InputError("power_curves needs one row per number of groups, group size and term (and test)")
+    titles = titles or {}
+    sizes = sorted(table["group size"].unique())
+    shades = dict(zip(sizes, plt.cm.Blues(np.linspace(0.4, 1.0, len(sizes)) if len(sizes) > 1 else [1.0])))
+    markers = dict(zip(sizes, ["o", "s", "^", "D", "v", "P", "X", "*"] * len(sizes)))
+    ticks = sorted(table["groups"].unique())
+    fig, axes = plt.subplots(1, len(terms), figsize=(width, height), sharey=True, squeeze=False)
+    for ax, term in zip(axes.flat, terms):
+        rows = table[table["term"] == term]
+        for size, line in rows.groupby("group size"):
+            line = line.sort_values("groups")
+            ax.plot(line["groups"], line["power"], marker=markers[size], color=shades[size], lw=2, label=f"{size}")
+        if target is not None:
+            ax.axhline(target, color="grey", lw=1, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ticks, [f"{g}" for g in ticks])
+        ax.minorticks_off()
+        ax.set_title(titles.get(term, term))
+        ax.set_xlabel(xlabel)
+    name = "z-test" if test == "z" else f"{test} test" if test else "test"
+    axes.flat[0].set_ylabel(f"power of the {name}")
+    axes.flat[0].set_ylim(0, 1.02)
+    axes.flat[-1].legend(title=legend_title, frameon=False, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def prediction_bands(fit, groups: Sequence, x: str, grid: Sequence[float] | None = None,
+                     interval: str = "confidence", level: float = 0.95, least_squares: bool = True,
+                     group_label: str | None = None, rows_label: str = "rows", ylabel: str | None = None,
+                     color: str = "#4C72B0", points: int = 60, height: float = 3.8,
+                     width: float = FIGURE_WIDTH) -> Figure:
+    """Predicted lines of a few groups against *x*, with their bands, beside the population line.
+
+    One panel per group of *groups* (side by side, sharing the y-axis), each with the group's
+    rows (grey dots), the population average with its band (black line, grey band), the
+    group's line from the mixed model with its band (*color*), and, with *least_squares*, the
+    group's own least-squares line of the response on *x* (broken, *color*).  The lines are
+    :func:`lmmlib.predict` of *fit* at the points *grid* of *x* (default: *points* points over
+    the group's observed range of *x*, so that no line goes beyond the group's data), with
+    ``effects="conditional"`` for the group and ``"marginal"`` for the population, both with
+    *interval* (``"confidence"``: for the mean; ``"prediction"``: for one new row) at *level*.
+    Every other predictor of the model must be constant within each group (a group-level
+    variable such as sector): the grid takes the group's value.
+
+    The function takes the fit, not predict's tables: each panel needs two predictions on the
+    same grid, the group's rows and its own line, and building them inside keeps them
+    consistent (the same grid, the same group, the same interval); a caller who wants other
+    lines can draw on the returned axes.
+
+    Titles read "<group_label> <group>, <n> <rows_label>" (*group_label* defaults to the
+    fit's grouping column), the y-axis *ylabel* (default: the response).
+
+    >>> import lmmlib
+    >>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 + x | group)")
+    >>> fig = prediction_bands(fit, ["g01", "g02"], "x")
+    >>> [ax.get_title() for ax in fig.axes]
+    ['group g01, 8 rows', 'group g02, 8 rows']
+    """
+    import matplotlib.pyplot as plt
+
+    from .fitting import MixedFit
+    from .prediction import predict
+
+    if not isinstance(fit, MixedFit):
+        raise InputError(f"prediction_bands needs a fit from lmmlib.fit_mixed, not {type(fit).__name__}")
+    data = fit.model.design.frame
+    response = fit.model.formula.response
+    if x not in data.columns:
+        raise InputError(f"prediction_bands: no column {x!r} in the data of the fit; its columns are "
+                         f"{', '.join(repr(column) for column in data.columns)}")
+    groups = [groups] if isinstance(groups, (str, int, np.integer)) else list(groups)
+    if not groups:
+        raise InputError("prediction_bands: name at least one group")
+    absent = [g for g in groups if g not in set(data[fit.group])]
+    if absent:
+        raise InputError(f"prediction_bands: no group {absent[0]!r} in column {fit.group!r} of the fit's data")
+    if interval not in ("confidence", "prediction"):
+        raise InputError(f"prediction_bands: interval must be 'confidence' or 'prediction', not {interval!r}")
+    if grid is not None:
+        grid = np.asarray(grid, dtype=float)
+        if grid.ndim != 1 or grid.size < 2 or not np.isfinite(grid).all():
+            raise InputError("prediction_bands: grid must be at least two finite values of x")
+    group_label = fit.group if group_label is None else group_label
+    fig, axes = plt.subplots(1, len(groups), figsize=(width, height), sharey=True, squeeze=False)
+    for ax, group in zip(axes.flat, groups):
+        rows = data[data[fit.group] == group]
+        xs = grid if grid is not None else np.linspace(rows[x].min(), rows[x].max(), points)
+        line = pd.DataFrame({fit.group: group, x: xs})
+        # group-level predictors: the group's value (a variable that varies within the group is left out,
+        # and predict says which one the model needs)
+        for column in data.columns.drop([fit.group, x, response], errors="ignore"):
+            if rows[column].nunique(dropna=False) == 1:
+                line[column] = rows[column].iloc[0]
+        try:
+            own = predict(fit, line, effects="conditional", interval=interval, level=level)
+            population = predict(fit, line, effects="marginal", interval=interval, level=level)
+        except InputError as problem:
+            raise InputError(f"prediction_bands draws lines against {x!r} alone, so every other predictor "
+                             f"must be constant within each group; {problem}") from None
+        ax.scatter(rows[x], rows[response], s=9, color="0.65")
+        ax.fill_between(xs, population["lower"], population["upper"], color="0.75", alpha=0.6)
+        ax.plot(xs, population["prediction"], color="black", lw=1.3, label="population average")
+        ax.fill_between(xs, own["lower"], own["upper"], color=color, alpha=0.25)
+        ax.plot(xs, own["prediction"], color=color, lw=2.2, label=f"{group_label}, mixed model")
+        if least_squares:
+            intercept, slope = least_squares_line(rows[x].to_numpy(float), rows[response].to_numpy(float))
+            ax.plot(xs, intercept + slope * xs, color=color, lw=1.3, ls="--",
+                    label=f"{group_label}, own least squares")
+        ax.set_title(f"{group_label} {group}, {len(rows)} {rows_label}", fontsize=11)
+        ax.set_xlabel(x)
+    axes.flat[0].set_ylabel(response if ylabel is None else ylabel)
+    axes.flat[0].legend(frameon=False, loc="upper left", fontsize=MIN_TICK_LABEL_SIZE)
+    fig.tight_layout()
+    return fig
+
+
+def shrinkage_plane(table: pd.DataFrame, x_term: str, y_term: str, color: str = "#4C72B0",
+                    xlabel: str | None = None, ylabel: str | None = None, group_label: str = "group",
+                    labelled: bool = True, label_offsets: Mapping | None = None,
+                    xlim: tuple[float, float] | None = None, height: float = 4.4,
+                    width: float = FIGURE_WIDTH) -> Figure:
+    """Partial pooling of two random terms at once, from :func:`lmmlib.shrinkage`: each group
+    in the plane of *x_term* and *y_term* (for instance intercept and slope), with an arrow
+    from its own least-squares pair (grey dot) to its mixed-model pair (dot in *color*), and
+    the fixed effects as a black cross.
+
+    :func:`shrinkage` draws one term against the group's size; here the two coefficients of
+    a group move together (the pull of one depends on the other's deviation), which only the
+    plane shows.  With *labelled*, each group is named at its least-squares dot as
+    "<group> (<n>)", 7 points to the right; *label_offsets* maps a group to
+    ``(dx, dy, ha)``, a shift in points and a horizontal alignment, for labels that would
+    collide.  Groups without least-squares estimates (too few rows) are left out.  The
+    legend names the dots "<group_label>'s own least squares" and "mixed model".
+
+    matplotlib, not seaborn: arrows from one estimate to another are not a seaborn plot.
+
+    >>> table = pd.DataFrame({"group": [1, 1, 2, 2], "term": ["a", "b"] * 2, "n": [5, 5, 50, 50],
+    ...                       "least squares": [8.0, 1.0, 14.0, 2.5], "mixed model": [11.0, 1.6, 13.8, 2.4],
+    ...                       "fixed effect": [12.0, 2.0] * 2, "reliability": [0.5, 0.4, 0.95, 0.9]})
+    >>> fig = shrinkage_plane(table, "a", "b")
+    >>> [text.get_text() for text in fig.axes[0].texts]
+    ['', '1 (5)', '', '2 (50)']
+    """
+    import matplotlib.pyplot as plt
+
+    require_frame(table, "shrinkage_plane")
+    require_columns(table, ["group", "term", "n", "least squares", "mixed model", "fixed effect"],
+                    "shrinkage_plane")
+    if x_term == y_term:
+        raise InputError(f"shrinkage_plane needs two different terms, not {x_term!r} twice")
+    terms = list(dict.fromkeys(table["term"]))
+    for term in (x_term, y_term):
+        if term not in terms:
+            raise InputError(f"shrinkage_plane: no term {term!r} in the table; its terms are {terms}")
+    if table.duplicated(["group", "term"]).any():
+        raise InputError("shrinkage_plane needs one row per group and term (the table of lmmlib.shrinkage)")
+    wide = table[table["term"].isin([x_term, y_term])].pivot(index="group", columns="term")
+    wide = wide.dropna(subset=[("least squares", x_term), ("least squares", y_term)])
+    if wide.empty:
+        raise InputError("shrinkage_plane: no group has least-squares estimates of both terms")
+    own = wide["least squares"][[x_term, y_term]]
+    mixed = wide["mixed model"][[x_term, y_term]]
+    offsets = label_offsets or {}
+    fig, ax = plt.subplots(figsize=(width, height))
+    for group in wide.index:
+        ax.annotate("", xy=tuple(mixed.loc[group]), xytext=tuple(own.loc[group]),
+                    arrowprops={"arrowstyle": "->", "color": color, "lw": 1.4})
+        if labelled:
+            dx, dy, align = offsets.get(group, (7, 0, "left"))
+            ax.annotate(f"{group} ({wide.loc[group, ('n', x_term)]:.0f})", tuple(own.loc[group]), ha=align,
+                        va="center", textcoords="offset points", xytext=(dx, dy), fontsize=MIN_TICK_LABEL_SIZE)
+    ax.scatter(own[x_term], own[y_term], s=18, color="0.45", label=f"{group_label}'s own least squares", zorder=3)
+    ax.scatter(mixed[x_term], mixed[y_term], s=18, color=color, label="mixed model", zorder=3)
+    fixed = wide["fixed effect"].iloc[0]
+    ax.plot(fixed[x_term], fixed[y_term], "k+", ms=14, mew=2, label="fixed effects")
+    ax.set_xlabel(x_term if xlabel is None else xlabel)
+    ax.set_ylabel(y_term if ylabel is None else ylabel)
+    if xlim is not None:
+        ax.set_xlim(xlim)
+    ax.legend(frameon=False, loc="upper right")
+    fig.tight_layout()
+    return fig
