@@ -45,6 +45,9 @@ What is measured (wall-clock times on this machine; a fit always starts from the
 6. t-tests of every coefficient of the coefficients-as-outcomes fit with Satterthwaite's
    and Kenward and Roger's degrees of freedom, against lmerTest and pbkrtest in the same
    run (target: faster than each).
+7. Serially correlated errors: Fox's Blackmore model with CAR(1) errors and Orthodont with
+   AR(1) errors against nlme in the same run (target: faster than nlme on each), and a
+   million rows of simulated panel data with CAR(1) errors (time and peak memory).
 
 This is a measurement, not a test: it prints figures and never fails on a slow
 machine.  Run from the repository root:
@@ -470,6 +473,87 @@ def small_sample_tests(hsb: pd.DataFrame, with_r: bool) -> list[Target]:
             for method, seconds in ours.items() if method in theirs]
 
 
+# ------------------------------------------------------------------ 7. serially correlated errors
+
+LONGITUDINAL_R = """
+suppressPackageStartupMessages(library(nlme))
+data_dir <- "%s"
+blackmore <- read.csv(file.path(data_dir, "Blackmore.csv"), stringsAsFactors = TRUE)
+blackmore$log_exercise <- log2(blackmore$exercise + 5 / 60)
+blackmore$time <- blackmore$age - 8
+orthodont <- read.csv(file.path(data_dir, "Orthodont.csv"), stringsAsFactors = TRUE)
+orthodont <- orthodont[order(orthodont$Subject, orthodont$age), ]
+seconds <- function(fit) median(sapply(1:5, function(i) system.time(fit())[["elapsed"]]))
+car1 <- seconds(function() lme(log_exercise ~ time * group, random = ~ time | subject, data = blackmore,
+                               correlation = corCAR1(form = ~ age | subject), control = lmeControl(opt = "optim")))
+ar1 <- seconds(function() lme(distance ~ age + Sex, random = ~ 1 | Subject, data = orthodont,
+                              correlation = corAR1(form = ~ 1 | Subject)))
+cat(car1, ar1, "\\n")
+"""
+REFERENCE_DATA = Path(__file__).resolve().parent.parent / "tests" / "toolkit" / "reference" / "data"
+PANEL_SUBJECTS, PANEL_OCCASIONS = 200_000, 5
+
+
+def longitudinal(with_r: bool) -> list[Target]:
+    """Fox's Blackmore model with CAR(1) errors and Orthodont with AR(1) errors (REML), against nlme
+    in the same run (nlme's default optimizer fails on Blackmore; it is timed with optim, which
+    runs but stops short of the optimum), then a million rows of simulated panel data."""
+    blackmore = pd.read_csv(REFERENCE_DATA / "Blackmore.csv")
+    blackmore = blackmore.assign(log_exercise=np.log2(blackmore["exercise"] + 5 / 60), time=blackmore["age"] - 8)
+    orthodont = pd.read_csv(REFERENCE_DATA / "Orthodont.csv").sort_values(["Subject", "age"], kind="stable")
+    ours = {
+        "Blackmore, CAR(1)": median_seconds(lambda: lmmlib.fit_mixed(
+            blackmore, "log_exercise ~ time * group + (time | subject)", correlation=lmmlib.CAR1("age")), 5)[0],
+        "Orthodont, AR(1)": median_seconds(lambda: lmmlib.fit_mixed(
+            orthodont, "distance ~ age + Sex + (1 | Subject)", correlation=lmmlib.AR1()), 5)[0],
+    }
+    theirs = {}
+    if with_r:
+        result = subprocess.run(["Rscript", "-e", LONGITUDINAL_R % REFERENCE_DATA], capture_output=True, text=True,
+                                timeout=600)
+        if result.returncode == 0:
+            theirs = dict(zip(ours, map(float, result.stdout.split()[-2:])))
+        else:
+            print(f"Rscript failed: {result.stderr.strip()[-300:]}")
+    print_table(["model (REML)", "lmmlib s", "nlme s", "ratio"],
+                [[name, f"{seconds:.3f}", f"{theirs[name]:.3f}" if name in theirs else "",
+                  f"{theirs[name] / seconds:.0f}x faster" if name in theirs else ""]
+                 for name, seconds in ours.items()])
+    targets = [Target(f"{name} faster than nlme", f"{theirs[name] / seconds:.0f}x", theirs[name] > seconds)
+               for name, seconds in ours.items() if name in theirs]
+    result = subprocess.run([sys.executable, __file__, "--panel-child"], capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"panel: the child process failed: {result.stderr.strip()[-500:]}")
+        return targets + [Target("a million panel rows with CAR(1) errors", "failed", False)]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"simulated panel: {report['rows']:,} rows ({PANEL_SUBJECTS:,} subjects x {PANEL_OCCASIONS} occasions at "
+          f"irregular times), random intercept and slope, CAR(1) errors with phi = 0.5: "
+          f"{report['total']:.1f} s, peak {report['peak MB']:.0f} MB; phi estimated {report['phi']:.3f}")
+    return targets + [Target("a million panel rows with CAR(1) errors under a minute", f"{report['total']:.1f} s",
+                             report["total"] < 60)]
+
+
+def panel_child() -> None:
+    """Simulate the panel, fit it once, print one JSON line (run in a process of its own)."""
+    rng = np.random.default_rng(SEED)
+    subjects, occasions = PANEL_SUBJECTS, PANEL_OCCASIONS
+    subject = np.repeat(np.arange(subjects), occasions)
+    times = np.sort(np.arange(occasions) + rng.uniform(0, 0.5, (subjects, occasions)), axis=1)
+    errors = np.empty((subjects, occasions))
+    errors[:, 0] = rng.normal(size=subjects)
+    for k in range(1, occasions):
+        rho = 0.5 ** (times[:, k] - times[:, k - 1])
+        errors[:, k] = rho * errors[:, k - 1] + np.sqrt(1 - rho ** 2) * rng.normal(size=subjects)
+    x = rng.normal(size=subjects * occasions)
+    y = (1 + 0.5 * times.ravel() + 0.3 * x + rng.normal(size=subjects)[subject]
+         + rng.normal(0, 0.3, subjects)[subject] * times.ravel() + errors.ravel())
+    data = pd.DataFrame({"y": y, "time": times.ravel(), "x": x, "subject": subject})
+    start = time.perf_counter()
+    fit = lmmlib.fit_mixed(data, "y ~ time + x + (time | subject)", correlation=lmmlib.CAR1("time"))
+    print(json.dumps({"rows": len(data), "total": time.perf_counter() - start, "peak MB": peak_memory_mb(),
+                      "phi": fit.correlation.phi}))
+
+
 # ------------------------------------------------------------------ main
 
 def main() -> int:
@@ -480,9 +564,13 @@ def main() -> int:
     parser.add_argument("--skip-r", action="store_true", help="leave out lme4")
     parser.add_argument("--skip-bootstrap", action="store_true", help="leave out the parametric bootstrap")
     parser.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--panel-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_child:
         scale_child(args.scale_child)
+        return 0
+    if args.panel_child:
+        panel_child()
         return 0
 
     print(f"cores: {os.cpu_count()}; Python {platform.python_version()}, numpy {np.__version__}, "
@@ -520,6 +608,8 @@ def main() -> int:
     targets += profiles(hsb, with_lme4=not args.skip_r and version is not None)
     print("\n== 6. Small-sample tests of fixed effects")
     targets += small_sample_tests(hsb, with_r=not args.skip_r and version is not None)
+    print("\n== 7. Serially correlated errors (longitudinal models)")
+    targets += longitudinal(with_r=not args.skip_r and version is not None)
     print("\n== Summary")
     for target in targets:
         print(f"{target.description}: {target.measured}  {status(target.met)}")

@@ -79,3 +79,16 @@ def require_group_sizes(data: pd.DataFrame, group: str, min_rows: int, what: str
             f"{what} needs at least {min_rows} rows in every group of {group!r}; "
             f"these have fewer: {listed}{more}; drop them or merge them with other groups"
         )
+
+
+def require_independent_errors(fit, what: str) -> None:
+    """Raise InputError when *fit* has serially correlated errors, which *what* does not handle yet.
+
+    Functions that rebuild the likelihood, simulate or predict from Psi and sigma alone would
+    silently ignore the correlation of the errors (:mod:`lmmlib.serial`); they refuse instead.
+    """
+    correlation = getattr(fit, "correlation", None)
+    if correlation is not None:
+        raise InputError(f"{what} does not yet handle serially correlated errors ({correlation.structure.label}); "
+                         "it would treat them as independent. Fit without correlation= for it, or use "
+                         "likelihood-ratio tests and the fit's own estimates")

@@ -93,6 +93,8 @@ class FitSummary:
         if fit.n_dropped:
             self.counts += f" ({fit.n_dropped} rows with missing values left out)"
         self.notes = _notes(fit)
+        if getattr(fit, "correlation", None) is not None:
+            self.counts += f"\nWithin-group correlation of the errors: {fit.correlation}"
 
     def _texts(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         criteria = fixed_decimals(self.criteria, 2)

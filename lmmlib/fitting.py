@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .display import fit_summary
-from .engine import minimize_deviance, theta_positions
+from .engine import bfgs, identity_theta, minimize_deviance, theta_positions
 from .errors import BoundaryWarning, ConvergenceError, ConvergenceWarning, InputError, warn
 from .model_frame import check_method
 
@@ -93,6 +93,9 @@ class MixedFit:
         Z T), where the checks are made and from where refits start.
     model
         The :class:`lmmlib.MixedModel` (formula, design, cross-products) that was fitted.
+    correlation
+        For a model with serially correlated errors (``correlation=`` of :func:`fit_mixed`),
+        the structure and its estimated phi (:class:`lmmlib.serial.SerialEstimate`); None otherwise.
     """
 
     formula: str
@@ -118,6 +121,7 @@ class MixedFit:
     theta: np.ndarray | None = None
     internal_theta: np.ndarray | None = None
     model: object = field(default=None, compare=False)
+    correlation: object = None
 
     @property
     def random_sd(self) -> pd.Series:
@@ -146,8 +150,8 @@ class MixedFit:
 
     @property
     def n_parameters(self) -> int:
-        """Fixed effects + free elements of Psi + the residual variance."""
-        return len(self.fixed) + len(self.covariance_pairs) + 1
+        """Fixed effects + free elements of Psi + the residual variance (+ phi of serially correlated errors)."""
+        return len(self.fixed) + len(self.covariance_pairs) + 1 + (self.correlation is not None)
 
     @property
     def aic(self) -> float:
@@ -213,7 +217,7 @@ class MixedFit:
 
 
 def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random: str | None = None,
-              method: str = "REML") -> MixedFit:
+              method: str = "REML", correlation=None) -> MixedFit:
     """Fit a linear mixed model and return a checked, tidy :class:`MixedFit`.
 
     Parameters
@@ -234,6 +238,10 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random
         means ``"mathach ~ cses + (1 + cses | school)"``.
     method
         ``"REML"`` (default) or ``"ML"``.
+    correlation
+        Serially correlated level-1 errors within each group: ``lmmlib.AR1()`` (occasions
+        equally spaced, in the order of the rows) or ``lmmlib.CAR1("time")`` (any times, from a
+        column); None (default) for independent errors.  See :mod:`lmmlib.serial`.
 
     Rows with a missing value in a column the model uses are dropped with a
     warning that says how many.  Equivalent to ``MixedModel(data, formula).fit(method)``.
@@ -246,12 +254,20 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random
     (1.0125, 4)
     """
     from .model import MixedModel
-    return fit_model(MixedModel(data, formula, group, random), check_method(method))
+    return fit_model(MixedModel(data, formula, group, random, correlation), check_method(method))
 
 
 def fit_model(model, method: str) -> MixedFit:
     """Minimise *model*'s profiled deviance by *method* and check the optimum (see :meth:`MixedModel.fit`)."""
-    cp, text = model.cross_products, model.formula.text
+    if getattr(model, "correlation", None) is not None:
+        return _fit_serial(model, method)
+    return _fit_at(model, method, model.cross_products)
+
+
+def _fit_at(model, method: str, cp, extra_deviance: float = 0.0, serial=None) -> MixedFit:
+    """The checked fit of *model* with cross-products *cp* (the model's own, or whitened ones for
+    serially correlated errors, whose log|R| is *extra_deviance*)."""
+    text = model.formula.text
     optimum = minimize_deviance(cp, reml=method == "REML")
     if not np.isfinite(optimum.evaluation.deviance) or optimum.gradient_norm > GRADIENT_TOLERANCE:
         raise ConvergenceError(
@@ -284,14 +300,61 @@ def fit_model(model, method: str) -> MixedFit:
         formula=text, group=model.group, random=model.formula.random_text, method=method,
         n_obs=cp.n, n_groups=len(cp.groups),
         fixed=fixed, random_cov=random_cov, residual_sd=float(np.sqrt(solution.sigma2)),
-        loglik=-solution.deviance / 2, boundary=tuple(boundary), attempts=optimum.attempts,
+        loglik=-(solution.deviance + extra_deviance) / 2, boundary=tuple(boundary), attempts=optimum.attempts,
         gradient_norm=optimum.gradient_norm, random_effects=modes, random_effects_se=modes_se,
         fitted=pd.Series(fitted, index=index, name="fitted", copy=False),
         response=pd.Series(design.y, index=index, name=model.formula.response, copy=False),
         singular=bool(boundary), hessian_positive_definite=optimum.hessian_positive_definite,
         n_dropped=model.n_dropped, theta=lme4_theta(lam, model.blocks), internal_theta=optimum.theta,
-        model=model,
+        model=model, correlation=serial,
     )
+
+
+#: the range searched for the serial correlation, in the structure's free coordinate
+SERIAL_RANGE = {"AR(1)": (-6.0, 6.0)}
+SERIAL_FREE_RANGE = (-12.0, 12.0)
+
+
+def _fit_serial(model, method: str) -> MixedFit:
+    """A fit with serially correlated errors (:mod:`lmmlib.serial`): the deviance profiled over theta
+    is minimised over phi (a grid, then Brent's method), and the fit at phi_hat is checked as any
+    other, plus the derivative in phi (or phi on the edge of its range, reported as a boundary)."""
+    from scipy import optimize
+
+    from .serial import SerialEstimate
+
+    structure, reml = model.correlation, method == "REML"
+    low, high = SERIAL_RANGE.get(structure.label, SERIAL_FREE_RANGE)
+    start = {"theta": None}
+
+    def criterion(free: float) -> float:
+        cp, logdet = model.cross_products_at(structure.phi(free))
+        search = bfgs(cp, reml, identity_theta(cp.structure) if start["theta"] is None else start["theta"])
+        start["theta"] = search.theta
+        return search.evaluation.deviance + logdet
+
+    grid = np.linspace(low, high, 7)
+    values = [criterion(u) for u in grid]
+    best = int(np.argmin(values))
+    bracket = (grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)])
+    start["theta"] = None
+    result = optimize.minimize_scalar(criterion, bounds=bracket, method="bounded",
+                                      options={"xatol": 1e-9, "maxiter": 500})
+    free = float(result.x)
+    step = 1e-4
+    slope = (criterion(free + step) - criterion(free - step)) / (2 * step)
+    phi = structure.phi(free)
+    text = model.formula.text
+    boundary = ""
+    if free - low < 1e-3 or high - free < 1e-3:
+        edge = structure.lower if free - low < 1e-3 else structure.upper
+        boundary = f"the serial correlation phi is estimated at the edge of its range ({edge:g})"
+        warn(f"{method} fit of {text}: {boundary}", BoundaryWarning)
+    elif abs(slope) / 2 > GRADIENT_TOLERANCE:
+        raise ConvergenceError(f"the {method} fit of {text} with {structure.label} errors did not reach an optimum "
+                               f"in phi (derivative {slope / 2:.3g} of the log-likelihood there)")
+    cp, logdet = model.cross_products_at(phi)
+    return _fit_at(model, method, cp, logdet, SerialEstimate(structure, phi, boundary))
 
 
 def lme4_theta(lam: np.ndarray, blocks: tuple[int, ...]) -> np.ndarray:

@@ -64,13 +64,15 @@ class LikelihoodRatioTest(DisplaysAsTable):
 
 
 def covariance_parameter_names(fit: MixedFit) -> set[str]:
-    """Names of the free variance-covariance parameters of the random part of *fit*.
+    """Names of the free variance-covariance parameters of the random part of *fit*, and of the
+    serial correlation of its errors (``phi(CAR(1) in 'age')``) when it has one.
 
     A covariance is a parameter only between correlated random effects (one block of Psi).
     """
     names = list(fit.random_cov.index)
-    return {f"var({names[row]})" if row == col else f"cov({names[col]},{names[row]})"
-            for row, col in fit.covariance_pairs}
+    serial = set() if fit.correlation is None else {f"phi({fit.correlation.structure.label})"}
+    return serial | {f"var({names[row]})" if row == col else f"cov({names[col]},{names[row]})"
+                     for row, col in fit.covariance_pairs}
 
 
 def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRatioTest:
@@ -84,9 +86,10 @@ def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRati
     because the restricted likelihood depends on the fixed-effects design (use ML
     to compare fixed effects).  The degrees of freedom are the number of parameters
     left out.  Besides the naive chi-square p-value, ``p_boundary`` gives the
-    boundary-corrected one (:func:`mixture_pvalue`) when only random terms are
-    removed, the naive one when only fixed terms are removed (no variance is then
-    on the boundary), and NaN when both are removed (test them one at a time).
+    boundary-corrected one (:func:`mixture_pvalue`) when only random terms (or the
+    CAR(1) correlation of the errors, which is 0 on its boundary) are removed, the naive
+    one when only fixed terms or an AR(1) correlation (0 inside its range) are removed,
+    and NaN when both kinds are removed (test them one at a time).
 
     >>> import lmmlib
     >>> data = lmmlib.examples.two_level_data()
@@ -124,8 +127,12 @@ def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRati
     g2 = max(g2, 0.0)
     df = len(removed_random) + len(removed_fixed)
     p_naive = float(stats.chi2.sf(g2, df))
+    # phi of CAR(1) errors is 0 on the boundary of [0, 1); phi of AR(1) errors is inside (-1, 1)
+    interior = {name for name in removed_random if name.startswith("phi(") and larger.correlation.structure.lower < 0}
     if removed_random and removed_fixed:
         p_boundary = float("nan")
+    elif removed_random and interior:
+        p_boundary = p_naive if removed_random == interior else float("nan")
     elif removed_random:
         p_boundary = mixture_pvalue(g2, df)
     else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .checks import require_frame
+from .checks import require_frame, require_independent_errors
 from .fitting import MixedFit
 
 
@@ -46,6 +46,7 @@ def marginal_covariance(fit: MixedFit, rows: pd.DataFrame) -> pd.DataFrame:
     For two rows in different groups the model's covariance is zero; pass the rows
     of a single group to get that group's V_i.
     """
+    require_independent_errors(fit, "marginal_covariance")
     zm = random_design(fit, rows).to_numpy()
     v = zm @ fit.random_cov.to_numpy() @ zm.T + fit.residual_sd ** 2 * np.eye(len(rows))
     return pd.DataFrame(v, index=rows.index, columns=rows.index)
@@ -60,6 +61,7 @@ def marginal_variance(fit: MixedFit, rows: pd.DataFrame) -> pd.Series:
     >>> bool(abs(variance - fit.random_sd.iloc[0] ** 2 - fit.residual_sd ** 2) < 1e-9)
     True
     """
+    require_independent_errors(fit, "marginal_variance")
     zm = random_design(fit, rows).to_numpy()
     values = np.einsum("ij,jk,ik->i", zm, fit.random_cov.to_numpy(), zm) + fit.residual_sd ** 2
     return pd.Series(values, index=rows.index, name="variance")

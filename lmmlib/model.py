@@ -45,6 +45,7 @@ from .errors import InputError
 from .formula import parse_formula
 from .identifiability import check_identifiable, check_response
 from .model_frame import check_method, model_design, new_rows_matrix, require_full_rank
+from .serial import whiten
 
 
 class MixedModel:
@@ -60,6 +61,9 @@ class MixedModel:
         uncorrelated, and several terms for the same group are independent blocks.
         The older three-part form (``formula="mathach ~ cses"``, ``group="school"``,
         ``random="1 + cses"``) means the same.
+    correlation
+        None (independent level-1 errors), ``lmmlib.AR1()`` or ``lmmlib.CAR1("time")``:
+        serially correlated errors within each group (:mod:`lmmlib.serial`).
 
     Attributes
     ----------
@@ -78,7 +82,7 @@ class MixedModel:
     """
 
     def __init__(self, data: pd.DataFrame, formula: str, group: str | None = None,
-                 random: str | None = None) -> None:
+                 random: str | None = None, correlation=None) -> None:
         self.formula = parse_formula(formula, group, random)
         self.design = design = model_design(data, self.formula)
         self.scaling, self.column_scale = internal_scaling(design.z, design.random_names, design.blocks)
@@ -99,6 +103,25 @@ class MixedModel:
         check_identifiable(design, cp)
         check_response(design, cp)
         self.n_dropped = len(data) - cp.n
+        self.correlation = correlation
+        if correlation is not None:
+            if not hasattr(correlation, "structure"):
+                raise InputError(f"correlation must be lmmlib.AR1() or lmmlib.CAR1('<time column>'), "
+                                 f"not {correlation!r}")
+            self.serial = correlation.structure(data, design.frame.index, design.group_codes, self.group)
+
+    def cross_products_at(self, phi: float) -> tuple[CrossProducts, float]:
+        """The cross-products of the whitened model at serial correlation *phi*, and sum_i log|R_i|
+        (:mod:`lmmlib.serial`; a model with a ``correlation`` only)."""
+        order, lags = self.serial.order, self.serial.lags
+        design, cp = self.design, self.cross_products
+        columns = np.column_stack([design.y[order] - self.y_shift, self.internal_x[order], self.internal_z[order]])
+        whitened, logdet = whiten(columns, lags, phi)
+        p = self.internal_x.shape[1]
+        return CrossProducts.from_codes(
+            whitened[:, 0], np.asfortranarray(whitened[:, 1:1 + p]), np.asfortranarray(whitened[:, 1 + p:]),
+            design.group_codes[order], design.group_labels, blocks=design.blocks,
+            reml_offset=cp.reml_offset), logdet
 
     def fixed_effects(self, internal_beta: np.ndarray, internal_w: np.ndarray, sigma2: float):
         """beta and its covariance sigma^2 W^-1 in the units of the data, from the internal coordinates."""
@@ -134,8 +157,9 @@ class MixedModel:
         return self.cross_products.structure
 
     def __repr__(self) -> str:
+        serial = "" if self.correlation is None else f"; errors {self.correlation.label}"
         return (f"MixedModel({self.formula.text!r}: {self.n_obs} observations in {self.n_groups} groups of "
-                f"{self.group!r}; fixed {self.fixed_names}, random {self.random_names})")
+                f"{self.group!r}; fixed {self.fixed_names}, random {self.random_names}{serial})")
 
     # ------------------------------------------------------------------ the deviance and the fit
     def internal_lambda(self, theta: np.ndarray) -> np.ndarray:

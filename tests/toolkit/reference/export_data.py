@@ -24,6 +24,7 @@ DATASETS = {
     "Machines": ("nlme", "Machines"),
     "Oxboys": ("nlme", "Oxboys"),
     "ergoStool": ("nlme", "ergoStool"),
+    "Blackmore": ("carData", "Blackmore"),
 }
 
 

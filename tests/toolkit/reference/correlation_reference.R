@@ -1,0 +1,75 @@
+# nlme's lme with within-group correlation structures, for tests/toolkit/test_correlation.py.
+#
+# Usage (from the repository root, after export_data.py has written the small data sets):
+#   Rscript tests/toolkit/reference/correlation_reference.R   # -> correlation_reference.csv
+#
+# Models (each by REML and ML):
+# - blackmore_car1: Fox's model of the Blackmore exercise data (carData), log2(exercise + 5/60)
+#   on I(age - 8) * group, random intercept and slope of I(age - 8) by subject, continuous-time
+#   AR(1) errors in age within subject (corCAR1(form = ~ age | subject));
+# - orthodont_ar1: Orthodont (nlme), distance ~ age + Sex, random intercept by Subject, AR(1)
+#   errors over the four occasions (corAR1(form = ~ 1 | Subject), rows in age order);
+# - orthodont_car1: the same with corCAR1(form = ~ age | Subject) (ages 2 years apart).
+# nlme is run with its default control first; when that fails or stops, again with
+# lmeControl(opt = "optim", maxIter = 500, msMaxIter = 500), and the row "control" says which
+# was used.  Output, long form: model, method, kind, name, value.
+suppressPackageStartupMessages(library(nlme))
+
+file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
+here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
+source(file.path(here, "common.R"))
+
+blackmore <- read("Blackmore")
+blackmore$log_exercise <- log2(blackmore$exercise + 5 / 60)
+blackmore$time <- blackmore$age - 8
+orthodont <- read("Orthodont")
+orthodont <- orthodont[order(orthodont$Subject, orthodont$age), ]
+
+models <- list(
+  list(name = "blackmore_car1", data = blackmore, fixed = log_exercise ~ time * group, random = ~ time | subject,
+       correlation = quote(corCAR1(form = ~ age | subject))),
+  list(name = "orthodont_ar1", data = orthodont, fixed = distance ~ age + Sex, random = ~ 1 | Subject,
+       correlation = quote(corAR1(form = ~ 1 | Subject))),
+  list(name = "orthodont_car1", data = orthodont, fixed = distance ~ age + Sex, random = ~ 1 | Subject,
+       correlation = quote(corCAR1(form = ~ age | Subject)))
+)
+
+rows <- list()
+add <- function(model, method, kind, name, value) {
+  rows[[length(rows) + 1]] <<- data.frame(model = model, method = method, kind = kind, name = name,
+                                          value = format(value, digits = 17))
+}
+for (m in models) {
+  for (method in c("REML", "ML")) {
+    fit_with <- function(control) {
+      tryCatch(lme(m$fixed, random = m$random, data = m$data, method = method,
+                   correlation = eval(m$correlation), control = control),
+               error = function(e) e)
+    }
+    fit <- fit_with(lmeControl())
+    control <- "default"
+    if (inherits(fit, "error")) {
+      add(m$name, method, "default_failure", "message", conditionMessage(fit))
+      fit <- fit_with(lmeControl(opt = "optim", maxIter = 500, msMaxIter = 500))
+      control <- "optim"
+    }
+    add(m$name, method, "control", "used", control)
+    add(m$name, method, "fit", "loglik", logLik(fit)[1])
+    add(m$name, method, "fit", "sigma", fit$sigma)
+    beta <- fixef(fit)
+    for (k in seq_along(beta)) add(m$name, method, "fixef", names(beta)[k], beta[k])
+    se <- sqrt(diag(vcov(fit)))
+    for (k in seq_along(se)) add(m$name, method, "fixef_se", names(se)[k], se[k])
+    psi <- getVarCov(fit)
+    for (i in seq_len(nrow(psi))) for (j in seq_len(i))
+      add(m$name, method, "psi", paste(rownames(psi)[i], colnames(psi)[j], sep = "|"), psi[i, j])
+    add(m$name, method, "phi", "phi", coef(fit$modelStruct$corStruct, unconstrained = FALSE))
+  }
+}
+out <- do.call(rbind, rows)
+con <- file(file.path(here, "correlation_reference.csv"), "w")
+writeLines(sprintf("# made by correlation_reference.R with %s, nlme %s, %s", R.version.string,
+                   packageVersion("nlme"), format(Sys.Date())), con)
+write.csv(out, con, row.names = FALSE)
+close(con)
+print(out)
