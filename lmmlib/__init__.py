@@ -37,6 +37,7 @@ from .likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_test, mixtur
 from .marginal import (
     design_matrices,
     fixed_design,
+    marginal_correlation,
     marginal_covariance,
     marginal_variance,
     predict_fixed,
@@ -78,7 +79,8 @@ __all__ = [
     "likelihood_ratio_test", "mixture_pvalue", "LikelihoodRatioTest",
     "parametric_bootstrap_lrt", "BootstrapLikelihoodRatioTest", "ResponseRefit", "simulated_responses",
     "fixed_effect_tests", "simulated_size", "power_curve", "two_level_design",
-    "design_matrices", "fixed_design", "random_design", "marginal_covariance", "marginal_variance",
+    "design_matrices", "fixed_design", "random_design",
+    "marginal_covariance", "marginal_correlation", "marginal_variance",
     "predict_fixed", "predict",
     "center_within_groups", "describe_by_group", "level2_columns", "ols_by_group",
     "explained_variance", "variance_reduction",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .checks import require_frame, require_independent_errors
+from .checks import require_columns, require_frame
 from .fitting import MixedFit
 
 
@@ -41,19 +41,51 @@ def design_matrices(fit: MixedFit, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd
 
 
 def marginal_covariance(fit: MixedFit, rows: pd.DataFrame) -> pd.DataFrame:
-    """V = Z Psi Z' + sigma^2 I for *rows*, treated as members of one group.
+    """V = Z Psi Z' + sigma^2 R for *rows*, treated as members of one group, in their order.
 
-    For two rows in different groups the model's covariance is zero; pass the rows
-    of a single group to get that group's V_i.
+    R = I for independent errors; for serially correlated errors (:mod:`lmmlib.serial`)
+    R has phi^|lag|, the lags being the differences of the rows' times (``CAR1``) or of
+    their positions (``AR1``: the rows are consecutive occasions).  For two rows in
+    different groups the model's covariance is zero; pass the rows of a single group to
+    get that group's V_i (its correlation matrix: ``lmmlib.marginal_correlation``).
     """
-    require_independent_errors(fit, "marginal_covariance")
     zm = random_design(fit, rows).to_numpy()
-    v = zm @ fit.random_cov.to_numpy() @ zm.T + fit.residual_sd ** 2 * np.eye(len(rows))
+    v = zm @ fit.random_cov.to_numpy() @ zm.T + fit.residual_sd ** 2 * _error_correlation(fit, rows)
     return pd.DataFrame(v, index=rows.index, columns=rows.index)
 
 
+def marginal_correlation(fit: MixedFit, rows: pd.DataFrame) -> pd.DataFrame:
+    """The correlation matrix of V for *rows* of one group (see :func:`marginal_covariance`).
+
+    >>> import lmmlib
+    >>> data = lmmlib.examples.two_level_data()
+    >>> fit = lmmlib.fit_mixed(data, "y ~ x + (1 | group)")
+    >>> table = marginal_correlation(fit, data[data.group == "g01"].head(3))
+    >>> bool(abs(table.iloc[0, 1] - lmmlib.intraclass_correlation(fit)) < 1e-12)
+    True
+    """
+    v = marginal_covariance(fit, rows)
+    sd = np.sqrt(np.diag(v.to_numpy()))
+    return v / np.outer(sd, sd)
+
+
+def _error_correlation(fit: MixedFit, rows: pd.DataFrame) -> np.ndarray:
+    """R of the level-1 errors of *rows* (one group, in order): I, or phi^|lag| for serial errors."""
+    serial = getattr(fit, "correlation", None)
+    if serial is None:
+        return np.eye(len(rows))
+    time = serial.structure.time
+    if time is None:
+        where = np.arange(len(rows), dtype=float)
+    else:
+        require_columns(rows, [time], "the covariance of serially correlated errors")
+        where = rows[time].to_numpy(dtype=float)
+    return serial.phi ** np.abs(where[:, None] - where[None, :])
+
+
 def marginal_variance(fit: MixedFit, rows: pd.DataFrame) -> pd.Series:
-    """Var(y) = z' Psi z + sigma^2 for each row: how the composite error's variance depends on z.
+    """Var(y) = z' Psi z + sigma^2 for each row: how the composite error's variance depends on z
+    (serially correlated errors do not change it: R has ones on its diagonal).
 
     >>> import lmmlib, pandas as pd
     >>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)")
@@ -61,7 +93,6 @@ def marginal_variance(fit: MixedFit, rows: pd.DataFrame) -> pd.Series:
     >>> bool(abs(variance - fit.random_sd.iloc[0] ** 2 - fit.residual_sd ** 2) < 1e-9)
     True
     """
-    require_independent_errors(fit, "marginal_variance")
     zm = random_design(fit, rows).to_numpy()
     values = np.einsum("ij,jk,ik->i", zm, fit.random_cov.to_numpy(), zm) + fit.residual_sd ** 2
     return pd.Series(values, index=rows.index, name="variance")

@@ -186,8 +186,24 @@ def test_functions_that_would_ignore_the_correlation_refuse_the_fit():
     for call in (lambda: lmmlib.profile_intervals(fit), lambda: lmmlib.bootstrap_intervals(fit, 10),
                  lambda: lmmlib.kenward_roger_tests(fit), lambda: lmmlib.satterthwaite_tests(fit),
                  lambda: lmmlib.predict(fit, rows, effects="marginal"), lambda: lmmlib.group_influence(fit),
-                 lambda: lmmlib.marginal_covariance(fit, rows),
                  lambda: lmmlib.residuals(fit, "marginal", "standardized")):
         with pytest.raises(InputError, match="serially correlated errors"):
             call()
     assert len(lmmlib.residuals(fit)) == len(orthodont())      # conditional residuals are fine
+
+
+def test_the_marginal_covariance_of_a_group_includes_the_serial_correlation():
+    fit = lmmlib.fit_mixed(orthodont(), "distance ~ age + Sex + (1 | Subject)", correlation=CAR1("age"))
+    rows = orthodont()[orthodont()["Subject"] == "M01"]
+    v = lmmlib.marginal_covariance(fit, rows).to_numpy()
+    psi, sigma2, phi = fit.random_cov.iloc[0, 0], fit.residual_sd ** 2, fit.correlation.phi
+    ages = rows["age"].to_numpy()
+    assert v == pytest.approx(psi + sigma2 * phi ** np.abs(ages[:, None] - ages[None, :]), rel=1e-12)
+    correlation = lmmlib.marginal_correlation(fit, rows).to_numpy()
+    assert np.diag(correlation) == pytest.approx(1.0)
+    assert correlation[0, 1] > correlation[0, 2] > correlation[0, 3] > psi / (psi + sigma2) - 1e-12
+    ar1 = lmmlib.fit_mixed(orthodont(), "distance ~ age + Sex + (1 | Subject)", correlation=AR1())
+    v = lmmlib.marginal_covariance(ar1, rows).to_numpy()
+    assert v[0, 2] - ar1.random_cov.iloc[0, 0] == pytest.approx(ar1.residual_sd ** 2 * ar1.correlation.phi ** 2)
+    with pytest.raises(InputError, match="'age'"):
+        lmmlib.marginal_covariance(fit, rows.drop(columns="age"))
