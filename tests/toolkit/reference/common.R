@@ -12,3 +12,23 @@ hsb$sector <- as.integer(schools$Sector[match(hsb$school, as.integer(as.characte
                          == "Catholic")
 hsb$meanses <- ave(hsb$ses, hsb$school)
 hsb$cses <- hsb$ses - hsb$meanses
+
+# The reference models by name, as tests/toolkit/reference/models.py lists them for Python:
+# each script fits the ones it needs with reference_model(name).
+sleepstudy <- read("sleepstudy")
+orthodont <- read("Orthodont")
+reference_models <- list(
+  hsb_intercept = list(data = hsb, formula = mathach ~ 1 + (1 | school), group = "school"),
+  hsb_slope = list(data = hsb, formula = mathach ~ cses + (1 + cses | school), group = "school"),
+  hsb_outcomes = list(data = hsb, group = "school",
+                      formula = mathach ~ meanses + sector + cses + meanses:cses + sector:cses + (1 + cses | school)),
+  sleepstudy = list(data = sleepstudy, formula = Reaction ~ Days + (Days | Subject), group = "Subject"),
+  sleepstudy_uncorrelated = list(data = sleepstudy, formula = Reaction ~ Days + (Days || Subject), group = "Subject"),
+  orthodont = list(data = orthodont, formula = distance ~ age + (1 | Subject), group = "Subject"),
+  orthodont_sex = list(data = orthodont, formula = distance ~ age + Sex + (1 | Subject), group = "Subject")
+)
+reference_model <- function(name) c(list(name = name), reference_models[[name]])
+# the pair of coefficients each model's joint F-test (Satterthwaite, Kenward-Roger) tests as zero
+joint_tests <- list(hsb_slope = c("(Intercept)", "cses"), hsb_outcomes = c("sector", "sector:cses"),
+                    sleepstudy = c("(Intercept)", "Days"), sleepstudy_uncorrelated = c("(Intercept)", "Days"),
+                    orthodont_sex = c("age", "SexMale"))

@@ -9,14 +9,9 @@ file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
 source(file.path(here, "common.R"))
 
-models <- list(
-  list(name = "hsb_slope", data = hsb, formula = mathach ~ cses + (1 + cses | school), group = "school",
-       methods = "REML"),
-  list(name = "sleepstudy", data = read("sleepstudy"), formula = Reaction ~ Days + (Days | Subject),
-       group = "Subject", methods = c("REML", "ML")),
-  list(name = "orthodont", data = read("Orthodont"), formula = distance ~ age + (1 | Subject), group = "Subject",
-       methods = c("REML", "ML"))
-)
+models <- list(c(reference_model("hsb_slope"), methods = "REML"),
+               c(reference_model("sleepstudy"), list(methods = c("REML", "ML"))),
+               c(reference_model("orthodont"), list(methods = c("REML", "ML"))))
 rows <- list()
 for (m in models) {
   for (method in m$methods) {

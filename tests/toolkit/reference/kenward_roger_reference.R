@@ -15,19 +15,8 @@ file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
 source(file.path(here, "common.R"))
 
-models <- list(
-  list(name = "hsb_slope", data = hsb, formula = mathach ~ cses + (1 + cses | school),
-       joint = c("(Intercept)", "cses")),
-  list(name = "hsb_outcomes", data = hsb,
-       formula = mathach ~ meanses + sector + cses + meanses:cses + sector:cses + (1 + cses | school),
-       joint = c("sector", "sector:cses")),
-  list(name = "sleepstudy", data = read("sleepstudy"), formula = Reaction ~ Days + (Days | Subject),
-       joint = c("(Intercept)", "Days")),
-  list(name = "sleepstudy_uncorrelated", data = read("sleepstudy"), formula = Reaction ~ Days + (Days || Subject),
-       joint = c("(Intercept)", "Days")),
-  list(name = "orthodont_sex", data = read("Orthodont"), formula = distance ~ age + Sex + (1 | Subject),
-       joint = c("age", "SexMale"))
-)
+models <- lapply(c("hsb_slope", "hsb_outcomes", "sleepstudy", "sleepstudy_uncorrelated", "orthodont_sex"),
+                 function(name) c(reference_model(name), list(joint = joint_tests[[name]])))
 
 rows <- list()
 for (m in models) {

@@ -20,17 +20,14 @@ file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
 source(file.path(here, "common.R"))
 
-sleep <- read("sleepstudy")
 models <- list(
-  list(name = "hsb_slope", data = hsb, formula = mathach ~ cses + (1 + cses | school), group = "school",
-       rows = data.frame(school = c(1224, 1224, 9586, 8367, 99999), cses = c(-1.0, 0.5, 0.0, 1.2, 0.3))),
-  list(name = "hsb_outcomes", data = hsb,
-       formula = mathach ~ meanses + sector + cses + meanses:cses + sector:cses + (1 + cses | school),
-       group = "school",
-       rows = data.frame(school = c(1224, 7688, 99999), meanses = c(-0.43, 0.2, 0.5), sector = c(0, 1, 1),
-                         cses = c(0.3, -0.5, 1.0))),
-  list(name = "sleepstudy", data = sleep, formula = Reaction ~ Days + (Days | Subject), group = "Subject",
-       rows = data.frame(Subject = c(308, 335, 372, 1000), Days = c(4.5, 0, 9, 5)))
+  c(reference_model("hsb_slope"),
+    list(rows = data.frame(school = c(1224, 1224, 9586, 8367, 99999), cses = c(-1.0, 0.5, 0.0, 1.2, 0.3)))),
+  c(reference_model("hsb_outcomes"),
+    list(rows = data.frame(school = c(1224, 7688, 99999), meanses = c(-0.43, 0.2, 0.5), sector = c(0, 1, 1),
+                           cses = c(0.3, -0.5, 1.0)))),
+  c(reference_model("sleepstudy"),
+    list(rows = data.frame(Subject = c(308, 335, 372, 1000), Days = c(4.5, 0, 9, 5))))
 )
 
 rows <- list()

@@ -14,12 +14,7 @@ file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
 source(file.path(here, "common.R"))
 
-models <- list(
-  list(name = "hsb_intercept", data = hsb, formula = mathach ~ 1 + (1 | school)),
-  list(name = "hsb_slope", data = hsb, formula = mathach ~ cses + (1 + cses | school)),
-  list(name = "sleepstudy", data = read("sleepstudy"), formula = Reaction ~ Days + (Days | Subject)),
-  list(name = "orthodont", data = read("Orthodont"), formula = distance ~ age + (1 | Subject))
-)
+models <- lapply(c("hsb_intercept", "hsb_slope", "sleepstudy", "orthodont"), reference_model)
 
 rows <- list()
 for (m in models) {
