@@ -30,6 +30,7 @@ from .errors import (
 )
 from .explained_variance import explained_variance, variance_reduction
 from .fitting import MethodComparison, MixedFit, compare_ml_reml, fit_mixed, intraclass_correlation
+from .gls import GlsFit, fit_gls
 from .groupwise import center_within_groups, describe_by_group, level2_columns, ols_by_group
 from .influence import group_influence
 from .likelihood import loglik_at, variance_parameter_se
@@ -48,7 +49,7 @@ from .power import fixed_effect_tests, power_curve, simulated_size, two_level_de
 from .prediction import predict
 from .profile import likelihood_profile, profile_intervals, wald_intervals
 from .refit import ResponseRefit
-from .serial import AR1, CAR1
+from .serial import AR1, CAR1, CompoundSymmetry
 from .shrinkage import shrinkage
 from .small_sample import (
     kenward_roger_covariance,
@@ -69,7 +70,7 @@ _LAZY = {
 
 __all__ = [
     "MixedModel", "MixedFit", "fit_mixed", "compare_ml_reml", "MethodComparison", "intraclass_correlation",
-    "AR1", "CAR1",
+    "AR1", "CAR1", "CompoundSymmetry", "fit_gls", "GlsFit",
     "FitSummary", "fixed_decimals", "p_value", "examples",
     "loglik_at", "variance_parameter_se",
     "profile_intervals", "wald_intervals", "likelihood_profile", "bootstrap_intervals",

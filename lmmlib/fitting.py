@@ -310,51 +310,38 @@ def _fit_at(model, method: str, cp, extra_deviance: float = 0.0, serial=None) ->
     )
 
 
-#: the range searched for the serial correlation, in the structure's free coordinate
-SERIAL_RANGE = {"AR(1)": (-6.0, 6.0)}
-SERIAL_FREE_RANGE = (-12.0, 12.0)
-
-
 def _fit_serial(model, method: str) -> MixedFit:
     """A fit with serially correlated errors (:mod:`lmmlib.serial`): the deviance profiled over theta
-    is minimised over phi (a grid, then Brent's method), and the fit at phi_hat is checked as any
-    other, plus the derivative in phi (or phi on the edge of its range, reported as a boundary)."""
-    from scipy import optimize
+    is minimised over phi, and the fit at phi_hat is checked as any other, plus the derivative in
+    phi (or phi on the edge of its range, reported as a boundary)."""
+    from .serial import SerialEstimate, minimize_over_phi
 
-    from .serial import SerialEstimate
-
-    structure, reml = model.correlation, method == "REML"
-    low, high = SERIAL_RANGE.get(structure.label, SERIAL_FREE_RANGE)
+    structure, reml, text = model.correlation, method == "REML", model.formula.text
     start = {"theta": None}
 
-    def criterion(free: float) -> float:
-        cp, logdet = model.cross_products_at(structure.phi(free))
+    def criterion(phi: float) -> float:
+        cp, logdet = model.cross_products_at(phi)
         search = bfgs(cp, reml, identity_theta(cp.structure) if start["theta"] is None else start["theta"])
         start["theta"] = search.theta
         return search.evaluation.deviance + logdet
 
-    grid = np.linspace(low, high, 7)
-    values = [criterion(u) for u in grid]
-    best = int(np.argmin(values))
-    bracket = (grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)])
-    start["theta"] = None
-    result = optimize.minimize_scalar(criterion, bounds=bracket, method="bounded",
-                                      options={"xatol": 1e-9, "maxiter": 500})
-    free = float(result.x)
-    step = 1e-4
-    slope = (criterion(free + step) - criterion(free - step)) / (2 * step)
-    phi = structure.phi(free)
-    text = model.formula.text
-    boundary = ""
-    if free - low < 1e-3 or high - free < 1e-3:
-        edge = structure.lower if free - low < 1e-3 else structure.upper
-        boundary = f"the serial correlation phi is estimated at the edge of its range ({edge:g})"
-        warn(f"{method} fit of {text}: {boundary}", BoundaryWarning)
-    elif abs(slope) / 2 > GRADIENT_TOLERANCE:
+    search = minimize_over_phi(criterion, structure)
+    boundary = _serial_boundary(search, structure, method, text)
+    cp, logdet = model.cross_products_at(search.phi)
+    return _fit_at(model, method, cp, logdet, SerialEstimate(structure, search.phi, boundary))
+
+
+def _serial_boundary(search, structure, method: str, text: str) -> str:
+    """The boundary message of a phi at the edge of its range (warned); an error if phi is inside
+    its range but the criterion is not flat there."""
+    if search.at_edge is not None:
+        message = f"the serial correlation phi is estimated at the edge of its range ({search.at_edge:g})"
+        warn(f"{method} fit of {text}: {message}", BoundaryWarning)
+        return message
+    if abs(search.slope) / 2 > GRADIENT_TOLERANCE:
         raise ConvergenceError(f"the {method} fit of {text} with {structure.label} errors did not reach an optimum "
-                               f"in phi (derivative {slope / 2:.3g} of the log-likelihood there)")
-    cp, logdet = model.cross_products_at(phi)
-    return _fit_at(model, method, cp, logdet, SerialEstimate(structure, phi, boundary))
+                               f"in phi (derivative {search.slope / 2:.3g} of the log-likelihood there)")
+    return ""
 
 
 def lme4_theta(lam: np.ndarray, blocks: tuple[int, ...]) -> np.ndarray:

@@ -45,7 +45,6 @@ from .errors import InputError
 from .formula import parse_formula
 from .identifiability import check_identifiable, check_response
 from .model_frame import check_method, model_design, new_rows_matrix, require_full_rank
-from .serial import whiten
 
 
 class MixedModel:
@@ -108,15 +107,19 @@ class MixedModel:
             if not hasattr(correlation, "structure"):
                 raise InputError(f"correlation must be lmmlib.AR1() or lmmlib.CAR1('<time column>'), "
                                  f"not {correlation!r}")
+            if correlation.label == "compound symmetry":
+                raise InputError("compound-symmetric errors in a mixed model repeat its random intercept (the "
+                                 "two cannot be told apart); fit the marginal model with lmmlib.fit_gls(..., "
+                                 "correlation=lmmlib.CompoundSymmetry()), or use AR1()/CAR1() here")
             self.serial = correlation.structure(data, design.frame.index, design.group_codes, self.group)
 
     def cross_products_at(self, phi: float) -> tuple[CrossProducts, float]:
         """The cross-products of the whitened model at serial correlation *phi*, and sum_i log|R_i|
         (:mod:`lmmlib.serial`; a model with a ``correlation`` only)."""
-        order, lags = self.serial.order, self.serial.lags
+        order = self.serial.order
         design, cp = self.design, self.cross_products
         columns = np.column_stack([design.y[order] - self.y_shift, self.internal_x[order], self.internal_z[order]])
-        whitened, logdet = whiten(columns, lags, phi)
+        whitened, logdet = self.correlation.transform(columns, self.serial, phi)
         p = self.internal_x.shape[1]
         return CrossProducts.from_codes(
             whitened[:, 0], np.asfortranarray(whitened[:, 1:1 + p]), np.asfortranarray(whitened[:, 1 + p:]),

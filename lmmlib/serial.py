@@ -79,6 +79,11 @@ class AR1:
         return SerialStructure(order, np.where(first, np.nan, 1.0))
 
     @staticmethod
+    def transform(values: np.ndarray, structure: SerialStructure, phi: float) -> tuple[np.ndarray, float]:
+        """L^-1 *values* (rows in the structure's order) and sum_i log|R_i| at *phi*."""
+        return whiten(values, structure.lags, phi)
+
+    @staticmethod
     def phi(free: float) -> float:
         return float(np.tanh(free))
 
@@ -133,6 +138,8 @@ class CAR1:
                              f"rows: sort the data by {group!r} and {self.time!r}, and remove duplicates")
         return SerialStructure(order, lags)
 
+    transform = staticmethod(AR1.transform)
+
     @staticmethod
     def phi(free: float) -> float:
         return float(1.0 / (1.0 + np.exp(-free)))
@@ -146,6 +153,42 @@ class CAR1:
         return f"CAR1({self.time!r})"
 
 
+class CompoundSymmetry:
+    """Exchangeable errors within each group: corr(e_s, e_t) = phi for any two rows of a group,
+    0 <= phi < 1 (nlme's ``corCompSymm(form = ~ 1 | g)``), for marginal models
+    (:func:`lmmlib.fit_gls`): in a mixed model with a random intercept it is that intercept
+    again, and ``fit_mixed`` refuses it.  (Negative within-group correlations, which nlme
+    allows down to -1/(n_i - 1), are not fitted.)
+
+    R_i = (1 - phi) I + phi 11' has eigenvalues 1 - phi (deviations from the group mean) and
+    1 + (n_i - 1) phi (the mean), so R_i^(-1/2) v = (v - mean)/sqrt(1 - phi) +
+    mean/sqrt(1 + (n_i - 1) phi), a symmetric square root that serves as L^-1.
+
+    >>> CompoundSymmetry().label
+    'compound symmetry'
+    """
+
+    label = "compound symmetry"
+    time = None
+    lower, upper = 0.0, 1.0
+    structure = AR1.structure
+    phi, free = staticmethod(CAR1.phi), staticmethod(CAR1.free)
+
+    @staticmethod
+    def transform(values: np.ndarray, structure: SerialStructure, phi: float) -> tuple[np.ndarray, float]:
+        group = np.cumsum(np.isnan(structure.lags)) - 1              # 0.. in the structure's order
+        sizes = np.bincount(group).astype(float)
+        means = np.column_stack([np.bincount(group, weights=column) for column in values.T]) / sizes[:, None]
+        centre = means[group]
+        big = 1.0 + (sizes - 1.0) * phi
+        whitened = (values - centre) / np.sqrt(1.0 - phi) + centre / np.sqrt(big[group])[:, None]
+        logdet = float(np.sum((sizes - 1.0) * np.log(1.0 - phi) + np.log(big)))
+        return whitened, logdet
+
+    def __repr__(self) -> str:
+        return "CompoundSymmetry()"
+
+
 @dataclass(frozen=True)
 class SerialEstimate:
     """The estimated serial correlation of a fit: the structure and phi."""
@@ -156,3 +199,40 @@ class SerialEstimate:
 
     def __str__(self) -> str:
         return f"{self.structure.label}, phi = {self.phi:.4f}"
+
+
+#: the range searched for phi, in each structure's free coordinate (tanh for AR(1), logistic otherwise)
+FREE_RANGE = {"AR(1)": (-6.0, 6.0)}
+DEFAULT_FREE_RANGE = (-12.0, 12.0)
+
+
+@dataclass(frozen=True)
+class PhiSearch:
+    """The minimum of a criterion over phi: phi, the derivative of the criterion there (in the free
+    coordinate), and whether phi lies at the edge of its range."""
+
+    phi: float
+    slope: float
+    at_edge: float | None      # the edge (e.g. 0 for CAR(1)) when phi is estimated there, else None
+
+
+def minimize_over_phi(criterion, structure) -> PhiSearch:
+    """Minimise *criterion(phi)* (a deviance already profiled over everything else) over the
+    structure's range of phi: a grid of 7 points in the free coordinate, then Brent's method in
+    the bracket around the best of them (the grid guards against a second local minimum)."""
+    from scipy import optimize
+
+    low, high = FREE_RANGE.get(structure.label, DEFAULT_FREE_RANGE)
+
+    def of_free(free: float) -> float:
+        return criterion(structure.phi(free))
+
+    grid = np.linspace(low, high, 7)
+    best = int(np.argmin([of_free(u) for u in grid]))
+    bracket = (grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)])
+    free = float(optimize.minimize_scalar(of_free, bounds=bracket, method="bounded",
+                                          options={"xatol": 1e-9, "maxiter": 500}).x)
+    step = 1e-4
+    slope = (of_free(free + step) - of_free(free - step)) / (2 * step)
+    edge = structure.lower if free - low < 1e-3 else structure.upper if high - free < 1e-3 else None
+    return PhiSearch(structure.phi(free), slope, edge)
