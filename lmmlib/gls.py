@@ -21,7 +21,7 @@ phi is found as for the mixed models (:func:`lmmlib.serial.minimize_over_phi`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,7 @@ class GlsFit:
     residual_sd: float
     loglik: float
     correlation: SerialEstimate | None
+    deviance_at: object = field(default=None, compare=False)   # phi -> the deviance minimised over beta, sigma
 
     @property
     def n_parameters(self) -> int:
@@ -128,4 +129,5 @@ def fit_gls(data: pd.DataFrame, formula: str, group: str | None = None, correlat
     se = np.sqrt(np.diag(unbiased * np.linalg.inv(wx.T @ wx)))
     fixed = pd.DataFrame({"estimate": beta, "se": se, "z": beta / se}, index=pd.Index(x_frame.columns, name="term"))
     return GlsFit(formula=formula, group=group, method=method, n_obs=n, fixed=fixed,
-                  residual_sd=float(np.sqrt(sigma2)), loglik=-deviance / 2, correlation=estimate)
+                  residual_sd=float(np.sqrt(sigma2)), loglik=-deviance / 2, correlation=estimate,
+                  deviance_at=None if structure is None else (lambda phi: solved(phi)[0]))

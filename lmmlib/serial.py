@@ -236,3 +236,52 @@ def minimize_over_phi(criterion, structure) -> PhiSearch:
     slope = (of_free(free + step) - of_free(free - step)) / (2 * step)
     edge = structure.lower if free - low < 1e-3 else structure.upper if high - free < 1e-3 else None
     return PhiSearch(structure.phi(free), slope, edge)
+
+
+def phi_interval(fit, level: float = 0.95) -> pd.Series:
+    """The profile-likelihood interval of phi for a fit with serially correlated errors (a
+    :class:`lmmlib.MixedFit` or :class:`lmmlib.GlsFit`): the values of phi where the deviance,
+    minimised over every other parameter, rises by at most the chi-square(1) quantile above its
+    minimum.  An end that the rise does not reach inside phi's range is the edge of the range
+    (0 or 1 for CAR(1), -1 or 1 for AR(1)).  The criterion is the fit's (REML or ML).
+
+    Returns ``estimate``, ``lower`` and ``upper``.
+    """
+    from scipy import optimize, stats
+
+    if getattr(fit, "correlation", None) is None:
+        raise InputError("phi_interval needs a fit with serially correlated errors (correlation=AR1() or CAR1(...))")
+    if not 0 < level < 1:
+        raise InputError(f"level must lie strictly between 0 and 1, not {level}")
+    structure, phi_hat = fit.correlation.structure, fit.correlation.phi
+    criterion = _profiled_criterion(fit)
+    rise = stats.chi2.ppf(level, 1)
+    minimum = criterion(phi_hat)
+    low, high = FREE_RANGE.get(structure.label, DEFAULT_FREE_RANGE)
+    start = structure.free(phi_hat)
+
+    def excess(free: float) -> float:
+        return criterion(structure.phi(free)) - minimum - rise
+
+    ends = []
+    for edge in (low, high):
+        if excess(edge) < 0:
+            ends.append(structure.lower if edge == low else structure.upper)
+        else:
+            ends.append(structure.phi(optimize.brentq(excess, min(start, edge), max(start, edge), xtol=1e-10)))
+    return pd.Series({"estimate": phi_hat, "lower": ends[0], "upper": ends[1]})
+
+
+def _profiled_criterion(fit):
+    """The fit's deviance as a function of phi, minimised over everything else."""
+    from .engine import minimize_deviance
+
+    model = getattr(fit, "model", None)
+    if model is not None:                         # a mixed model: theta profiled by the engine
+        reml = fit.method == "REML"
+
+        def mixed(phi: float) -> float:
+            cp, logdet = model.cross_products_at(phi)
+            return minimize_deviance(cp, reml).evaluation.deviance + logdet
+        return mixed
+    return fit.deviance_at                          # a marginal model: beta and sigma in closed form

@@ -207,3 +207,29 @@ def test_the_marginal_covariance_of_a_group_includes_the_serial_correlation():
     assert v[0, 2] - ar1.random_cov.iloc[0, 0] == pytest.approx(ar1.residual_sd ** 2 * ar1.correlation.phi ** 2)
     with pytest.raises(InputError, match="'age'"):
         lmmlib.marginal_covariance(fit, rows.drop(columns="age"))
+
+
+def test_the_profile_interval_of_phi_ends_where_the_deviance_has_risen_by_the_chi_square_quantile():
+    from scipy import stats
+
+    from lmmlib.serial import _profiled_criterion
+    fit = fit_blackmore("REML")
+    interval = lmmlib.phi_interval(fit, level=0.9)
+    criterion = _profiled_criterion(fit)
+    minimum = -2 * fit.loglik
+    assert interval["lower"] < fit.correlation.phi < interval["upper"]
+    for end in ("lower", "upper"):
+        assert criterion(interval[end]) - minimum == pytest.approx(stats.chi2.ppf(0.9, 1), abs=1e-6)
+    wider = lmmlib.phi_interval(fit, level=0.99)
+    assert wider["lower"] < interval["lower"] and interval["upper"] < wider["upper"]
+
+
+def test_an_interval_that_reaches_the_edge_of_phi_s_range_stops_there():
+    """Orthodont with CAR(1) errors in age: phi = 0.24, and phi = 0 (no serial correlation) is not rejected."""
+    fit = lmmlib.fit_mixed(orthodont(), "distance ~ age + Sex + (1 | Subject)", correlation=CAR1("age"))
+    interval = lmmlib.phi_interval(fit)
+    assert interval["lower"] == 0.0 and 0 < interval["upper"] < 1
+    with pytest.raises(InputError, match="serially correlated errors"):
+        lmmlib.phi_interval(lmmlib.fit_mixed(orthodont(), "distance ~ age + Sex + (1 | Subject)"))
+    with pytest.raises(InputError, match="level must lie"):
+        lmmlib.phi_interval(fit, level=1.5)
