@@ -65,6 +65,8 @@ class GlsFit:
     def __repr__(self) -> str:
         criteria = pd.DataFrame({"logLik": [self.loglik], "AIC": [self.aic], "BIC": [self.bic]})
         errors = "independent" if self.correlation is None else f"{self.correlation} within {self.group!r}"
+        if self.correlation is not None and self.correlation.boundary:
+            errors += f" ({self.correlation.boundary})"
         return "\n".join([f"Generalized least squares fitted by {self.method}", f"Formula: {self.formula}", "",
                           fixed_decimals(criteria, 2).to_string(index=False), "",
                           f"Errors: {errors}; residual SD {self.residual_sd:.4f}; {self.n_obs} observations", "",

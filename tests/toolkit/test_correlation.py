@@ -233,3 +233,18 @@ def test_an_interval_that_reaches_the_edge_of_phi_s_range_stops_there():
         lmmlib.phi_interval(lmmlib.fit_mixed(orthodont(), "distance ~ age + Sex + (1 | Subject)"))
     with pytest.raises(InputError, match="level must lie"):
         lmmlib.phi_interval(fit, level=1.5)
+
+
+def test_a_serial_correlation_at_the_edge_of_its_range_is_reported_as_a_boundary():
+    """Errors alternating in sign within each group: CAR(1) cannot be negative, so phi goes to 0."""
+    rng = np.random.default_rng(7)
+    groups, occasions = 60, 5
+    group = np.repeat(np.arange(groups), occasions)
+    alternating = rng.normal(size=(groups, 1)) * (-1.0) ** np.arange(occasions) * 0.8
+    y = 2 + rng.normal(size=groups)[group] + alternating.ravel() + rng.normal(size=groups * occasions)
+    data = pd.DataFrame({"y": y, "g": group, "t": np.tile(np.arange(occasions, dtype=float), groups)})
+    with pytest.warns(lmmlib.BoundaryWarning, match="edge of its range"):
+        fit = lmmlib.fit_mixed(data, "y ~ 1 + (1 | g)", correlation=CAR1("t"))
+    assert fit.correlation.phi < 1e-4
+    assert any("serial correlation phi" in message for message in fit.boundary)
+    assert "serial correlation phi" in str(fit)
