@@ -42,8 +42,22 @@ GRADIENT_TOLERANCE = 1e-2
 SINGULAR_TOLERANCE = 1e-4
 
 
+class InformationCriteria:
+    """AIC and BIC of a fit with ``loglik``, ``n_parameters`` and ``n_obs`` (mixed and marginal fits)."""
+
+    @property
+    def aic(self) -> float:
+        """-2 log L + 2 k (for REML fits, from the restricted log-likelihood, as lme4 reports it)."""
+        return -2 * self.loglik + 2 * self.n_parameters
+
+    @property
+    def bic(self) -> float:
+        """-2 log L + k log n."""
+        return -2 * self.loglik + self.n_parameters * np.log(self.n_obs)
+
+
 @dataclass(frozen=True, repr=False)
-class MixedFit:
+class MixedFit(InformationCriteria):
     """A fitted linear mixed model: estimates in tidy tables, its checks, and the model it came from.
 
     It displays itself as lme4's ``summary()`` lays a fit out (:meth:`summary`;
@@ -152,16 +166,6 @@ class MixedFit:
     def n_parameters(self) -> int:
         """Fixed effects + free elements of Psi + the residual variance (+ phi of serially correlated errors)."""
         return len(self.fixed) + len(self.covariance_pairs) + 1 + (self.correlation is not None)
-
-    @property
-    def aic(self) -> float:
-        """-2 log L + 2 k (for REML fits, from the restricted log-likelihood, as lme4 reports it)."""
-        return -2 * self.loglik + 2 * self.n_parameters
-
-    @property
-    def bic(self) -> float:
-        """-2 log L + k log n."""
-        return -2 * self.loglik + self.n_parameters * np.log(self.n_obs)
 
     def parameters(self) -> pd.DataFrame:
         """All estimates in one long table: fixed effects, random-effect SDs and covariances, residual SD.

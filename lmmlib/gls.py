@@ -29,13 +29,13 @@ import pandas as pd
 from .checks import require_columns, require_frame
 from .display import fixed_decimals
 from .errors import InputError
-from .fitting import GRADIENT_TOLERANCE
+from .fitting import GRADIENT_TOLERANCE, InformationCriteria
 from .model_frame import check_method, regression_matrices
 from .serial import SerialEstimate, minimize_over_phi
 
 
 @dataclass(frozen=True, repr=False)
-class GlsFit:
+class GlsFit(InformationCriteria):
     """A fitted marginal model: fixed effects, sigma, the error structure and its phi, the
     (restricted) log-likelihood and the criteria to compare structures."""
 
@@ -53,14 +53,6 @@ class GlsFit:
     def n_parameters(self) -> int:
         """Fixed effects + sigma (+ phi)."""
         return len(self.fixed) + 1 + (self.correlation is not None)
-
-    @property
-    def aic(self) -> float:
-        return -2 * self.loglik + 2 * self.n_parameters
-
-    @property
-    def bic(self) -> float:
-        return -2 * self.loglik + self.n_parameters * np.log(self.n_obs)
 
     def __repr__(self) -> str:
         criteria = pd.DataFrame({"logLik": [self.loglik], "AIC": [self.aic], "BIC": [self.bic]})

@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 
 import lmmlib
+from lmmbook.agreement import reference_models
 from lmmlib import AR1, CAR1, InputError
 
 REFERENCE = Path(__file__).parent / "reference" / "correlation_reference.csv"
-DATA = Path(__file__).parent / "reference" / "data"
 #: lme4/nlme names of model-matrix columns -> patsy's
 NAMES = {"(Intercept)": "Intercept", "SexMale": "Sex[T.Male]", "grouppatient": "group[T.patient]",
          "time:grouppatient": "time:group[T.patient]"}
@@ -35,15 +35,8 @@ def reference(model: str, method: str) -> pd.Series:
     return rows.set_index(["kind", "name"])["value"]
 
 
-@functools.cache
-def orthodont() -> pd.DataFrame:
-    return pd.read_csv(DATA / "Orthodont.csv").sort_values(["Subject", "age"], kind="stable")
-
-
-@functools.cache
-def blackmore() -> pd.DataFrame:
-    data = pd.read_csv(DATA / "Blackmore.csv")
-    return data.assign(log_exercise=np.log2(data["exercise"] + 5 / 60), time=data["age"] - 8)
+#: the loaders of the reference registry (tests/toolkit/reference/models.py)
+orthodont, blackmore = reference_models().orthodont_by_age, reference_models().blackmore
 
 
 BLACKMORE = "log_exercise ~ time * group + (time | subject)"

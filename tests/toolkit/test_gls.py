@@ -8,31 +8,22 @@ about 1e-8).
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import lmmlib
+from lmmbook.agreement import reference_models
 from lmmlib import AR1, CAR1, CompoundSymmetry, InputError, fit_gls
 
 REFERENCE = Path(__file__).parent / "reference" / "gls_reference.csv"
-DATA = Path(__file__).parent / "reference" / "data"
 NAMES = {"(Intercept)": "Intercept", "SexMale": "Sex[T.Male]", "grouppatient": "group[T.patient]",
          "time:grouppatient": "time:group[T.patient]"}
 
 
-@functools.cache
-def orthodont() -> pd.DataFrame:
-    return pd.read_csv(DATA / "Orthodont.csv").sort_values(["Subject", "age"], kind="stable")
-
-
-@functools.cache
-def blackmore() -> pd.DataFrame:
-    data = pd.read_csv(DATA / "Blackmore.csv")
-    return data.assign(log_exercise=np.log2(data["exercise"] + 5 / 60), time=data["age"] - 8)
+#: the loaders of the reference registry (tests/toolkit/reference/models.py)
+orthodont, blackmore = reference_models().orthodont_by_age, reference_models().blackmore
 
 
 CASES = {

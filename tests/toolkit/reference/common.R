@@ -32,3 +32,27 @@ reference_model <- function(name) c(list(name = name), reference_models[[name]])
 joint_tests <- list(hsb_slope = c("(Intercept)", "cses"), hsb_outcomes = c("sector", "sector:cses"),
                     sleepstudy = c("(Intercept)", "Days"), sleepstudy_uncorrelated = c("(Intercept)", "Days"),
                     orthodont_sex = c("age", "SexMale"))
+
+# The longitudinal data sets: Fox's Blackmore model (log2(exercise + 5/60), time = age - 8)
+# and Orthodont sorted by child and age, as error structures over time need them.
+blackmore <- read("Blackmore")
+blackmore$log_exercise <- log2(blackmore$exercise + 5 / 60)
+blackmore$time <- blackmore$age - 8
+orthodont_by_age <- orthodont[order(orthodont$Subject, orthodont$age), ]
+
+# Results in long form (model, method, kind, name, value at 17 digits): add() collects the rows,
+# write_long() writes them with a first line naming the script, R's and nlme's versions and the date.
+long_rows <- list()
+add <- function(model, method, kind, name, value) {
+  long_rows[[length(long_rows) + 1]] <<- data.frame(model = model, method = method, kind = kind, name = name,
+                                                    value = format(value, digits = 17))
+}
+write_long <- function(script) {
+  out <- do.call(rbind, long_rows)
+  con <- file(file.path(here, sub("\\.R$", ".csv", script)), "w")
+  writeLines(sprintf("# made by %s with %s, nlme %s, %s", script, R.version.string, packageVersion("nlme"),
+                     format(Sys.Date())), con)
+  write.csv(out, con, row.names = FALSE)
+  close(con)
+  cat("wrote", nrow(out), "rows\n")
+}

@@ -19,26 +19,15 @@ file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
 source(file.path(here, "common.R"))
 
-blackmore <- read("Blackmore")
-blackmore$log_exercise <- log2(blackmore$exercise + 5 / 60)
-blackmore$time <- blackmore$age - 8
-orthodont <- read("Orthodont")
-orthodont <- orthodont[order(orthodont$Subject, orthodont$age), ]
-
 models <- list(
   list(name = "blackmore_car1", data = blackmore, fixed = log_exercise ~ time * group, random = ~ time | subject,
        correlation = quote(corCAR1(form = ~ age | subject))),
-  list(name = "orthodont_ar1", data = orthodont, fixed = distance ~ age + Sex, random = ~ 1 | Subject,
+  list(name = "orthodont_ar1", data = orthodont_by_age, fixed = distance ~ age + Sex, random = ~ 1 | Subject,
        correlation = quote(corAR1(form = ~ 1 | Subject))),
-  list(name = "orthodont_car1", data = orthodont, fixed = distance ~ age + Sex, random = ~ 1 | Subject,
+  list(name = "orthodont_car1", data = orthodont_by_age, fixed = distance ~ age + Sex, random = ~ 1 | Subject,
        correlation = quote(corCAR1(form = ~ age | Subject)))
 )
 
-rows <- list()
-add <- function(model, method, kind, name, value) {
-  rows[[length(rows) + 1]] <<- data.frame(model = model, method = method, kind = kind, name = name,
-                                          value = format(value, digits = 17))
-}
 for (m in models) {
   for (method in c("REML", "ML")) {
     fit_with <- function(control) {
@@ -66,10 +55,4 @@ for (m in models) {
     add(m$name, method, "phi", "phi", coef(fit$modelStruct$corStruct, unconstrained = FALSE))
   }
 }
-out <- do.call(rbind, rows)
-con <- file(file.path(here, "correlation_reference.csv"), "w")
-writeLines(sprintf("# made by correlation_reference.R with %s, nlme %s, %s", R.version.string,
-                   packageVersion("nlme"), format(Sys.Date())), con)
-write.csv(out, con, row.names = FALSE)
-close(con)
-print(out)
+write_long("correlation_reference.R")

