@@ -25,6 +25,8 @@ DATASETS = {
     "Oxboys": ("nlme", "Oxboys"),
     "ergoStool": ("nlme", "ergoStool"),
     "Blackmore": ("carData", "Blackmore"),
+    "Pastes": ("lme4", "Pastes"),
+    "Penicillin": ("lme4", "Penicillin"),
 }
 
 
