@@ -49,7 +49,7 @@ from .power import fixed_effect_tests, power_curve, simulated_size, two_level_de
 from .prediction import predict
 from .profile import likelihood_profile, profile_intervals, wald_intervals
 from .refit import ResponseRefit
-from .serial import AR1, CAR1, CompoundSymmetry, phi_interval
+from .serial import AR1, CAR1, CompoundSymmetry, VarIdent, phi_interval, sd_ratio_intervals
 from .shrinkage import shrinkage
 from .small_sample import (
     kenward_roger_covariance,
@@ -71,6 +71,7 @@ _LAZY = {
 __all__ = [
     "MixedModel", "MixedFit", "fit_mixed", "compare_ml_reml", "MethodComparison", "intraclass_correlation",
     "AR1", "CAR1", "CompoundSymmetry", "fit_gls", "GlsFit", "phi_interval",
+    "VarIdent", "sd_ratio_intervals",
     "FitSummary", "fixed_decimals", "p_value", "examples",
     "loglik_at", "variance_parameter_se",
     "profile_intervals", "wald_intervals", "likelihood_profile", "bootstrap_intervals",

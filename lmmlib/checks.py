@@ -82,13 +82,16 @@ def require_group_sizes(data: pd.DataFrame, group: str, min_rows: int, what: str
 
 
 def require_independent_errors(fit, what: str) -> None:
-    """Raise InputError when *fit* has serially correlated errors, which *what* does not handle yet.
+    """Raise InputError when *fit* has serially correlated errors or a variance by stratum, which
+    *what* does not handle yet.
 
     Functions that rebuild the likelihood, simulate or predict from Psi and sigma alone would
-    silently ignore the correlation of the errors (:mod:`lmmlib.serial`); they refuse instead.
+    silently treat the errors as independent with one variance (:mod:`lmmlib.serial`); they refuse
+    instead.
     """
-    correlation = getattr(fit, "correlation", None)
-    if correlation is not None:
-        raise InputError(f"{what} does not yet handle serially correlated errors ({correlation.structure.label}); "
-                         "it would treat them as independent. Fit without correlation= for it, or use "
-                         "likelihood-ratio tests and the fit's own estimates")
+    structures = [estimate.structure.label for estimate in (getattr(fit, "correlation", None),
+                                                             getattr(fit, "variance", None)) if estimate is not None]
+    if structures:
+        raise InputError(f"{what} does not yet handle structured level-1 errors ({'; '.join(structures)}): it "
+                         "would treat them as independent with one variance. Fit without correlation= and "
+                         "variance= for it, or use likelihood-ratio tests and the fit's own estimates")

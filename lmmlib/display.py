@@ -95,6 +95,8 @@ class FitSummary:
         self.notes = _notes(fit)
         if getattr(fit, "correlation", None) is not None:
             self.counts += f"\nWithin-group correlation of the errors: {fit.correlation}"
+        if getattr(fit, "variance", None) is not None:
+            self.counts += f"\nVariance of the errors: {fit.variance}"
 
     def _texts(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         criteria = fixed_decimals(self.criteria, 2)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .display import fit_summary
-from .engine import bfgs, identity_theta, minimize_deviance, theta_positions
+from .engine import minimize_deviance, theta_positions
 from .errors import BoundaryWarning, ConvergenceError, ConvergenceWarning, InputError, warn
 from .model_frame import check_method
 
@@ -110,6 +110,10 @@ class MixedFit(InformationCriteria):
     correlation
         For a model with serially correlated errors (``correlation=`` of :func:`fit_mixed`),
         the structure and its estimated phi (:class:`lmmlib.serial.SerialEstimate`); None otherwise.
+    variance
+        For a model with a variance by stratum (``variance=`` of :func:`fit_mixed`), the ratio of
+        each stratum's residual SD to the reference's (:class:`lmmlib.serial.VarianceEstimate`;
+        ``residual_sd`` is then the reference's); None otherwise.
     """
 
     formula: str
@@ -136,6 +140,7 @@ class MixedFit(InformationCriteria):
     internal_theta: np.ndarray | None = None
     model: object = field(default=None, compare=False)
     correlation: object = None
+    variance: object = None
 
     @property
     def random_sd(self) -> pd.Series:
@@ -164,8 +169,10 @@ class MixedFit(InformationCriteria):
 
     @property
     def n_parameters(self) -> int:
-        """Fixed effects + free elements of Psi + the residual variance (+ phi of serially correlated errors)."""
-        return len(self.fixed) + len(self.covariance_pairs) + 1 + (self.correlation is not None)
+        """Fixed effects + free elements of Psi + the residual variance (+ phi of serially correlated errors,
+        + a ratio of SDs for each stratum but the reference)."""
+        variance = 0 if self.variance is None else len(self.variance.ratios) - 1
+        return len(self.fixed) + len(self.covariance_pairs) + 1 + (self.correlation is not None) + variance
 
     def parameters(self) -> pd.DataFrame:
         """All estimates in one long table: fixed effects, random-effect SDs and covariances, residual SD.
@@ -221,7 +228,7 @@ class MixedFit(InformationCriteria):
 
 
 def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random: str | None = None,
-              method: str = "REML", correlation=None) -> MixedFit:
+              method: str = "REML", correlation=None, variance=None) -> MixedFit:
     """Fit a linear mixed model and return a checked, tidy :class:`MixedFit`.
 
     Parameters
@@ -246,6 +253,10 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random
         Serially correlated level-1 errors within each group: ``lmmlib.AR1()`` (occasions
         equally spaced, in the order of the rows) or ``lmmlib.CAR1("time")`` (any times, from a
         column); None (default) for independent errors.  See :mod:`lmmlib.serial`.
+    variance
+        A level-1 variance for each stratum of a column: ``lmmlib.VarIdent("group")`` (the
+        residual SD of each stratum as a ratio to the reference's); None (default) for one
+        variance.  Combines with *correlation*.  See :mod:`lmmlib.serial`.
 
     Rows with a missing value in a column the model uses are dropped with a
     warning that says how many.  Equivalent to ``MixedModel(data, formula).fit(method)``.
@@ -258,19 +269,19 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random
     (1.0125, 4)
     """
     from .model import MixedModel
-    return fit_model(MixedModel(data, formula, group, random, correlation), check_method(method))
+    return fit_model(MixedModel(data, formula, group, random, correlation, variance), check_method(method))
 
 
 def fit_model(model, method: str) -> MixedFit:
     """Minimise *model*'s profiled deviance by *method* and check the optimum (see :meth:`MixedModel.fit`)."""
-    if getattr(model, "correlation", None) is not None:
+    if getattr(model, "errors", None) is not None:
         return _fit_serial(model, method)
     return _fit_at(model, method, model.cross_products)
 
 
-def _fit_at(model, method: str, cp, extra_deviance: float = 0.0, serial=None) -> MixedFit:
+def _fit_at(model, method: str, cp, extra_deviance: float = 0.0, serial=None, variance=None) -> MixedFit:
     """The checked fit of *model* with cross-products *cp* (the model's own, or whitened ones for
-    serially correlated errors, whose log|R| is *extra_deviance*)."""
+    structured errors, whose log|S R S| is *extra_deviance*, with the estimates *serial* and *variance*)."""
     text = model.formula.text
     optimum = minimize_deviance(cp, reml=method == "REML")
     if not np.isfinite(optimum.evaluation.deviance) or optimum.gradient_norm > GRADIENT_TOLERANCE:
@@ -305,49 +316,44 @@ def _fit_at(model, method: str, cp, extra_deviance: float = 0.0, serial=None) ->
         n_obs=cp.n, n_groups=len(cp.groups),
         fixed=fixed, random_cov=random_cov, residual_sd=float(np.sqrt(solution.sigma2)),
         loglik=-(solution.deviance + extra_deviance) / 2,
-        boundary=tuple(boundary) + ((serial.boundary,) if serial is not None and serial.boundary else ()),
+        boundary=tuple(boundary) + tuple(estimate.boundary for estimate in (serial, variance)
+                                         if estimate is not None and estimate.boundary),
         attempts=optimum.attempts,
         gradient_norm=optimum.gradient_norm, random_effects=modes, random_effects_se=modes_se,
         fitted=pd.Series(fitted, index=index, name="fitted", copy=False),
         response=pd.Series(design.y, index=index, name=model.formula.response, copy=False),
         singular=bool(boundary), hessian_positive_definite=optimum.hessian_positive_definite,
         n_dropped=model.n_dropped, theta=lme4_theta(lam, model.blocks), internal_theta=optimum.theta,
-        model=model, correlation=serial,
+        model=model, correlation=serial, variance=variance,
     )
 
 
 def _fit_serial(model, method: str) -> MixedFit:
-    """A fit with serially correlated errors (:mod:`lmmlib.serial`): the deviance profiled over theta
-    is minimised over phi, and the fit at phi_hat is checked as any other, plus the derivative in
-    phi (or phi on the edge of its range, reported as a boundary)."""
-    from .serial import SerialEstimate, minimize_over_phi
+    """A fit with structured errors (:mod:`lmmlib.serial`): the deviance is minimised jointly over
+    theta and the error parameters (:func:`lmmlib.serial.minimize_errors`), and the fit at their
+    estimates is checked as any other, plus the derivative in each error parameter (or the
+    parameter on the edge of its range, reported as a boundary)."""
+    from .serial import MixedCriterion, minimize_errors
 
-    structure, reml, text = model.correlation, method == "REML", model.formula.text
-    start = {"theta": None}
-
-    def criterion(phi: float) -> float:
-        cp, logdet = model.cross_products_at(phi)
-        search = bfgs(cp, reml, identity_theta(cp.structure) if start["theta"] is None else start["theta"])
-        start["theta"] = search.theta
-        return search.evaluation.deviance + logdet
-
-    search = minimize_over_phi(criterion, structure)
-    boundary = _serial_boundary(search, structure, method, text)
-    cp, logdet = model.cross_products_at(search.phi)
-    return _fit_at(model, method, cp, logdet, SerialEstimate(structure, search.phi, boundary))
+    errors = model.errors
+    search = minimize_errors(MixedCriterion(model, method == "REML"), errors)
+    _serial_boundary(search, errors, method, model.formula.text)
+    cp, logdet = model.cross_products_at(search.free)
+    return _fit_at(model, method, cp, logdet, *errors.estimates(search.free, search.edges))
 
 
-def _serial_boundary(search, structure, method: str, text: str) -> str:
-    """The boundary message of a phi at the edge of its range (warned); an error if phi is inside
-    its range but the criterion is not flat there."""
-    if search.at_edge is not None:
-        message = f"the serial correlation phi is estimated at the edge of its range ({search.at_edge:g})"
-        warn(f"{method} fit of {text}: {message}", BoundaryWarning)
-        return message
-    if abs(search.slope) / 2 > GRADIENT_TOLERANCE:
-        raise ConvergenceError(f"the {method} fit of {text} with {structure.label} errors did not reach an optimum "
-                               f"in phi (derivative {search.slope / 2:.3g} of the log-likelihood there)")
-    return ""
+def _serial_boundary(search, errors, method: str, text: str) -> None:
+    """Warn of each error parameter at the edge of its range; an error if one inside its range has a
+    derivative of the log-likelihood (the deviance minimised over theta) beyond the tolerance."""
+    for estimate in errors.estimates(search.free, search.edges):
+        if estimate is not None and estimate.boundary:
+            warn(f"{method} fit of {text}: {estimate.boundary}", BoundaryWarning)
+    steep = np.abs(search.slope) / 2 > GRADIENT_TOLERANCE
+    if steep.any():
+        names = [name for name, bad in zip(errors.names, steep) if bad]
+        raise ConvergenceError(f"the {method} fit of {text} with errors {errors.label} did not reach an optimum in "
+                               f"{', '.join(names)} (derivatives {np.round(search.slope[steep] / 2, 4).tolist()} "
+                               "of the log-likelihood there)")
 
 
 def lme4_theta(lam: np.ndarray, blocks: tuple[int, ...]) -> np.ndarray:

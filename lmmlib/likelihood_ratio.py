@@ -64,15 +64,17 @@ class LikelihoodRatioTest(DisplaysAsTable):
 
 
 def covariance_parameter_names(fit: MixedFit) -> set[str]:
-    """Names of the free variance-covariance parameters of the random part of *fit*, and of the
-    serial correlation of its errors (``phi(CAR(1) in 'age')``) when it has one.
+    """Names of the free variance-covariance parameters of the random part of *fit*, and of its error
+    structures: the serial correlation (``phi(CAR(1) in 'age')``) and the ratios of residual SDs by
+    stratum (``delta(group=patient)``) when it has them.
 
     A covariance is a parameter only between correlated random effects (one block of Psi).
     """
     names = list(fit.random_cov.index)
-    serial = set() if fit.correlation is None else {f"phi({fit.correlation.structure.label})"}
-    return serial | {f"var({names[row]})" if row == col else f"cov({names[col]},{names[row]})"
-                     for row, col in fit.covariance_pairs}
+    errors = getattr(fit.model, "errors", None)
+    structured = set() if errors is None else set(errors.names)
+    return structured | {f"var({names[row]})" if row == col else f"cov({names[col]},{names[row]})"
+                         for row, col in fit.covariance_pairs}
 
 
 def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRatioTest:
@@ -88,8 +90,9 @@ def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRati
     left out.  Besides the naive chi-square p-value, ``p_boundary`` gives the
     boundary-corrected one (:func:`mixture_pvalue`) when only random terms (or the
     CAR(1) correlation of the errors, which is 0 on its boundary) are removed, the naive
-    one when only fixed terms or an AR(1) correlation (0 inside its range) are removed,
-    and NaN when both kinds are removed (test them one at a time).
+    one when only fixed terms, an AR(1) correlation (0 inside its range) or ratios of
+    residual SDs by stratum (1 inside their range) are removed, and NaN when both kinds
+    are removed (test them one at a time).
 
     >>> import lmmlib
     >>> data = lmmlib.examples.two_level_data()
@@ -127,8 +130,10 @@ def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRati
     g2 = max(g2, 0.0)
     df = len(removed_random) + len(removed_fixed)
     p_naive = float(stats.chi2.sf(g2, df))
-    # phi of CAR(1) errors is 0 on the boundary of [0, 1); phi of AR(1) errors is inside (-1, 1)
-    interior = {name for name in removed_random if name.startswith("phi(") and larger.correlation.structure.lower < 0}
+    # phi of CAR(1) errors is 0 on the boundary of [0, 1); phi of AR(1) errors is inside (-1, 1), and a ratio
+    # of SDs is 1 inside (0, infinity)
+    interior = {name for name in removed_random if name.startswith("delta(")
+                or name.startswith("phi(") and larger.correlation.structure.lower < 0}
     if removed_random and removed_fixed:
         p_boundary = float("nan")
     elif removed_random and interior:

