@@ -27,6 +27,7 @@ from .errors import (
     InputError,
     LmmlibError,
     LmmlibWarning,
+    NestingWarning,
 )
 from .explained_variance import explained_variance, variance_reduction
 from .fitting import MethodComparison, MixedFit, compare_ml_reml, fit_mixed, intraclass_correlation
@@ -45,6 +46,7 @@ from .marginal import (
     random_design,
 )
 from .model import MixedModel
+from .multilevel import MultilevelFit, MultilevelModel
 from .power import fixed_effect_tests, power_curve, simulated_size, two_level_design
 from .prediction import predict
 from .profile import likelihood_profile, profile_intervals, wald_intervals
@@ -70,6 +72,7 @@ _LAZY = {
 
 __all__ = [
     "MixedModel", "MixedFit", "fit_mixed", "compare_ml_reml", "MethodComparison", "intraclass_correlation",
+    "MultilevelModel", "MultilevelFit",
     "AR1", "CAR1", "CompoundSymmetry", "fit_gls", "GlsFit", "phi_interval",
     "VarIdent", "sd_ratio_intervals",
     "FitSummary", "fixed_decimals", "p_value", "examples",
@@ -87,7 +90,7 @@ __all__ = [
     "center_within_groups", "describe_by_group", "level2_columns", "ols_by_group",
     "explained_variance", "variance_reduction",
     "LmmlibError", "InputError", "ConvergenceError",
-    "LmmlibWarning", "BoundaryWarning", "ConvergenceWarning", "DroppedRowsWarning",
+    "LmmlibWarning", "BoundaryWarning", "ConvergenceWarning", "DroppedRowsWarning", "NestingWarning",
     *_LAZY,
 ]
 

@@ -89,7 +89,8 @@ class FitSummary:
                                       "BIC": [fit.bic]})
         self.random = _random_table(fit)
         self.fixed = fit.fixed.rename(columns={"estimate": "Estimate", "se": "Std. Error", "z": "z value"})
-        self.counts = f"Number of obs: {fit.n_obs}, groups: {fit.group}, {fit.n_groups}"
+        counts = getattr(fit, "n_levels", None) or {fit.group: fit.n_groups}
+        self.counts = f"Number of obs: {fit.n_obs}, groups: " + "; ".join(f"{g}, {m}" for g, m in counts.items())
         if fit.n_dropped:
             self.counts += f" ({fit.n_dropped} rows with missing values left out)"
         self.notes = _notes(fit)
@@ -136,16 +137,21 @@ def fit_summary(fit) -> FitSummary:
 
 def _random_table(fit) -> pd.DataFrame:
     """Groups, Name, Variance, Std.Dev. and the correlations of each random effect, then the residual."""
-    names, cov, corr = list(fit.random_cov.index), fit.random_cov.to_numpy(), fit.random_corr.to_numpy()
-    rows = []
-    for k, name in enumerate(names):
-        row = {"Groups": fit.group if k == 0 else "", "Name": name, "Variance": cov[k, k],
-               "Std.Dev.": float(np.sqrt(cov[k, k]))}
-        correlated = {col for row_, col in fit.covariance_pairs if row_ == k and col != k}
-        row["Corr"] = [corr[k, j] if j in correlated else np.nan for j in range(len(names) - 1)]
-        rows.append(row)
+    rows, width = [], 0
+    for group, random_cov, pairs in fit.random_components:
+        names, cov = list(random_cov.index), random_cov.to_numpy()
+        sd = np.sqrt(np.diag(cov))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = cov / np.outer(sd, sd)
+        width = max(width, len(names) - 1)
+        for k, name in enumerate(names):
+            row = {"Groups": group if k == 0 else "", "Name": name, "Variance": cov[k, k], "Std.Dev.": sd[k]}
+            correlated = {col for row_, col in pairs if row_ == k and col != k}
+            row["Corr"] = [corr[k, j] if j in correlated else np.nan for j in range(len(names) - 1)]
+            rows.append(row)
+    for row in rows:
+        row["Corr"] += [np.nan] * (width - len(row["Corr"]))
     table = pd.DataFrame(rows)
-    width = len(names) - 1
     corr_columns = pd.DataFrame([r["Corr"] for r in rows], columns=["Corr"] + [""] * (width - 1)) if width else None
     table = table.drop(columns="Corr")
     residual = pd.DataFrame([{"Groups": "Residual", "Name": "", "Variance": fit.residual_sd ** 2,
@@ -166,7 +172,9 @@ def resolved(value: float, floor: float = 1e-6) -> str:
 
 def _notes(fit) -> list[str]:
     """The checks made at the optimum, in words."""
+    gain = getattr(fit, "newton_gain", np.nan)
     notes = [f"Optimum: gradient norm {resolved(fit.gradient_norm)} (scaled coordinates)"
+             + (f", Newton step would gain {resolved(gain)} in logLik" if np.isfinite(gain) else "")
              + ("" if fit.hessian_positive_definite is None else
                 ", Hessian positive definite" if fit.hessian_positive_definite else
                 ", Hessian NOT positive definite")]

@@ -49,6 +49,10 @@ class ConvergenceWarning(LmmlibWarning):
     """The optimum passed the gradient check, but the Hessian there is not positive definite."""
 
 
+class NestingWarning(LmmlibWarning):
+    """A grouping factor's labels could mean a nested or a crossed design; the model takes it as crossed."""
+
+
 class DroppedRowsWarning(LmmlibWarning):
     """Rows with missing values in the model's columns were left out."""
 

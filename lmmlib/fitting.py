@@ -168,6 +168,11 @@ class MixedFit(InformationCriteria):
         return list(zip(rows.tolist(), cols.tolist()))
 
     @property
+    def random_components(self) -> list[tuple[str, pd.DataFrame, list[tuple[int, int]]]]:
+        """[(grouping factor, Psi, its free (row, column) pairs)]: the random part as the summary lays it out."""
+        return [(self.group, self.random_cov, self.covariance_pairs)]
+
+    @property
     def n_parameters(self) -> int:
         """Fixed effects + free elements of Psi + the residual variance (+ phi of serially correlated errors,
         + a ratio of SDs for each stratum but the reference)."""
@@ -228,7 +233,7 @@ class MixedFit(InformationCriteria):
 
 
 def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random: str | None = None,
-              method: str = "REML", correlation=None, variance=None) -> MixedFit:
+              method: str = "REML", correlation=None, crossed: bool = False, variance=None) -> MixedFit:
     """Fit a linear mixed model and return a checked, tidy :class:`MixedFit`.
 
     Parameters
@@ -242,8 +247,9 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random
         as ``(terms | group)``: ``(1 | g)`` a random intercept, ``(x | g)`` or
         ``(1 + x | g)`` an intercept and slope with an unstructured covariance,
         ``(0 + x | g)`` a slope only, ``(1 + x || g)`` uncorrelated effects,
-        ``(Machine | Worker)`` one effect per level of a factor.  One grouping
-        factor per model.
+        ``(Machine | Worker)`` one effect per level of a factor.  Several grouping
+        factors, crossed ``(1 | subject) + (1 | item)`` or nested ``(1 | school/class)``,
+        give a :class:`lmmlib.MultilevelFit` (:mod:`lmmlib.multilevel`).
     group, random
         The older three-part form: ``fit_mixed(data, "mathach ~ cses", "school", "1 + cses")``
         means ``"mathach ~ cses + (1 + cses | school)"``.
@@ -258,6 +264,11 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random
         residual SD of each stratum as a ratio to the reference's); None (default) for one
         variance.  Combines with *correlation*.  See :mod:`lmmlib.serial`.
 
+    crossed
+        With several grouping factors: True states that labels repeating across the levels
+        of another factor mean the same unit (a crossed design), which turns off the check
+        for a nested factor written as crossed.
+
     Rows with a missing value in a column the model uses are dropped with a
     warning that says how many.  Equivalent to ``MixedModel(data, formula).fit(method)``.
 
@@ -268,7 +279,14 @@ def fit_mixed(data: pd.DataFrame, formula: str, group: str | None = None, random
     >>> round(float(fit.fixed.loc["x", "estimate"]), 4), fit.n_groups
     (1.0125, 4)
     """
+    from .formula import parse_formula
     from .model import MixedModel
+    if len(parse_formula(formula, group, random).factors) > 1:
+        from .multilevel import MultilevelModel
+        if correlation is not None or variance is not None:
+            raise InputError("structured level-1 errors (correlation=, variance=) are fitted with one grouping "
+                             "factor only")
+        return MultilevelModel(data, parse_formula(formula, group, random).text, crossed).fit(method)
     return fit_model(MixedModel(data, formula, group, random, correlation, variance), check_method(method))
 
 

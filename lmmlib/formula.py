@@ -8,6 +8,13 @@ right-hand side, with R's ``^`` inside function calls turned into Python's ``**`
 ('mathach ~ cses', 'school')
 >>> f.random_terms
 (RandomTerm(expression='1 + cses', group='school', correlated=True),)
+
+Several grouping factors are written as in lme4: crossed ``(1 | subject) + (1 | item)``, and
+nested ``(1 | school/class)``, which means ``(1 | school) + (1 | school:class)`` -- a class is
+a combination of a school and a class label, so class labels may repeat across schools.
+
+>>> parse_formula("y ~ x + (1 | school/class)").factors
+('school', 'school:class')
 """
 import re
 from dataclasses import dataclass
@@ -38,9 +45,22 @@ class MixedFormula:
     random_terms: tuple[RandomTerm, ...]
 
     @property
+    def factors(self) -> tuple[str, ...]:
+        """The grouping factors in the order of their first term: column names, or ``a:b`` for the
+        combinations of two (or more) columns."""
+        return tuple(dict.fromkeys(term.group for term in self.random_terms))
+
+    @property
     def group(self) -> str:
-        """The grouping column, which every random term shares."""
+        """The grouping column of a model with one grouping factor."""
+        if len(self.factors) > 1:
+            raise InputError(f"{self.text!r} has several grouping factors {list(self.factors)}; this "
+                             "computation handles one grouping factor only")
         return self.random_terms[0].group
+
+    def terms_of(self, factor: str) -> tuple[RandomTerm, ...]:
+        """The random terms of one grouping factor."""
+        return tuple(term for term in self.random_terms if term.group == factor)
 
     @property
     def random_text(self) -> str:
@@ -90,12 +110,13 @@ def _check_no_bar(text: str) -> None:
                          "in parentheses, e.g. (1 | g), and added to the fixed part: 'y ~ x + (1 | g)'")
 
 
-def _random_term(piece: str, formula: str) -> RandomTerm | None:
-    """The RandomTerm written as ``piece`` (one '+'-separated term of the right-hand side), or None."""
+def _random_terms(piece: str, formula: str) -> tuple[RandomTerm, ...]:
+    """The random terms written as ``piece`` (one '+'-separated term of the right-hand side): none
+    for a fixed term, one for ``(x | g)``, one per level of nesting for ``(x | a/b)``."""
     scanned = _scan(piece)
     bars = [i for i, (ch, depth, _) in enumerate(scanned) if ch == "|" and depth == 1]
     if not piece.startswith("(") or not bars:
-        return None
+        return ()
     if any(depth == 0 for _, depth, _ in scanned[1:-1]) or not piece.endswith(")"):
         raise InputError(f"the random term in {piece!r} of {formula!r} must stand on its own, added with '+': "
                          "'y ~ x + (1 + x | g)'")
@@ -105,15 +126,22 @@ def _random_term(piece: str, formula: str) -> RandomTerm | None:
     if not expression or not group:
         raise InputError(f"the random term {piece!r} in {formula!r} needs an expression before the bar and a "
                          "grouping column after it, e.g. (1 | school) or (1 + x | school)")
-    if "/" in group or ":" in group:
-        raise InputError(f"the random term {piece!r} in {formula!r} has a nested or crossed group: several "
-                         "grouping factors (nested or crossed) are not supported yet, one grouping factor per "
-                         "model; write e.g. (1 | school)")
-    if not _NAME.fullmatch(group):
-        raise InputError(f"the group {group!r} in the random term {piece!r} must be a plain column name, "
-                         "e.g. (1 | school); make a column with that name first")
     _check_no_bar(expression)
-    return RandomTerm(python_powers(expression), group, correlated)
+    return tuple(RandomTerm(python_powers(expression), factor, correlated)
+                 for factor in _nested_factors(group, piece))
+
+
+def _nested_factors(group: str, piece: str) -> list[str]:
+    """``a/b/c`` -> ``a``, ``a:b``, ``a:b:c``; ``a:b`` -> ``a:b``; every part a plain column name."""
+    levels = [level.strip() for level in group.split("/")]
+    for level in levels:
+        columns = [column.strip() for column in level.split(":")]
+        if not all(_NAME.fullmatch(column) for column in columns):
+            raise InputError(f"the group {group!r} in the random term {piece!r} must be column names, joined "
+                             "by '/' for nesting or ':' for combinations, e.g. (1 | school), "
+                             "(1 | school/class) or (1 | dept:service)")
+    return [":".join(":".join(c.strip() for c in level.split(":")) for level in levels[:k + 1])
+            for k in range(len(levels))]
 
 
 def parse_formula(formula: str, group: str | None = None, random: str | None = None) -> MixedFormula:
@@ -127,6 +155,8 @@ def parse_formula(formula: str, group: str | None = None, random: str | None = N
     MixedFormula(text='y ~ x + (1 + x | g)', response='y', fixed='y ~ x', random_terms=(RandomTerm(...),))
     >>> parse_formula("y ~ I(x^2) + (1 + x || g)").fixed
     'y ~ I(x**2)'
+    >>> parse_formula("y ~ 1 + (1 | plate) + (1 | sample)").factors
+    ('plate', 'sample')
     """
     if not isinstance(formula, str):
         raise InputError(f"the formula must be a string, not {type(formula).__name__}; {_EXAMPLE}")
@@ -151,8 +181,8 @@ def _parse_formula(formula: str, group: str | None, random: str | None) -> Mixed
     pieces = [rhs[start + 1:end].strip() for start, end in zip(cuts, cuts[1:])]
     if "" in pieces:
         raise InputError(f"the formula {formula!r} has a '+' with no term on one side; remove it")
-    terms = [_random_term(piece, formula) for piece in pieces]
-    random_terms = tuple(term for term in terms if term)
+    terms = [_random_terms(piece, formula) for piece in pieces]
+    random_terms = tuple(term for written in terms for term in written)
     fixed = f"{lhs} ~ {' + '.join(piece for piece, term in zip(pieces, terms) if not term) or '1'}"
     _check_no_bar(fixed)
     if group is not None or random is not None:
@@ -167,10 +197,4 @@ def _parse_formula(formula: str, group: str | None, random: str | None) -> Mixed
     if not random_terms:
         raise InputError(f"the formula {formula!r} has no random term; add one, e.g. 'y ~ x + (1 | g)' "
                          "(a model without random effects is an ordinary regression: use lmmlib.fit_ols)")
-    groups = {term.group for term in random_terms}
-    if len(groups) > 1:
-        written = ", ".join(piece for piece, term in zip(pieces, terms) if term)
-        raise InputError(f"the random terms {written} use the grouping columns {sorted(groups)}: several "
-                         "grouping factors (nested or crossed) are not supported yet, one grouping factor "
-                         "per model; keep the terms of one group, e.g. (1 + x | school)")
     return MixedFormula(formula, python_powers(lhs), python_powers(fixed), random_terms)

@@ -53,11 +53,11 @@ def model_frame(data: pd.DataFrame, formula: MixedFormula) -> pd.DataFrame:
     missing, *data* itself is returned (it is read, never changed).
     """
     require_frame(data, "fit_mixed")
-    group = formula.group
-    require_columns(data, [group], f"the grouping variable of {formula.text!r}")
+    grouping = sorted({column for factor in formula.factors for column in factor.split(":")})
+    require_columns(data, grouping, f"the grouping variables of {formula.text!r}")
     random_columns = set().union(*(formula_variables(data, f"~{term.expression}")
                                    for term in formula.random_terms))
-    used = sorted(formula_variables(data, formula.fixed) | random_columns | {group})
+    used = sorted(formula_variables(data, formula.fixed) | random_columns | set(grouping))
     if formula.response in data.columns:
         require_numeric(data, [formula.response], f"the response of {formula.text!r}")
     complete = ~np.logical_or.reduce([pd.isna(data[column].to_numpy()) for column in used])
@@ -67,11 +67,32 @@ def model_frame(data: pd.DataFrame, formula: MixedFormula) -> pd.DataFrame:
         warn(f"{dropped} row{'s' if dropped != 1 else ''} with missing values in {used} "
                       f"left out of {formula.text!r}", DroppedRowsWarning)
         frame = data.loc[complete, used]
-    labels = frame[group].to_numpy()
-    if len(labels) == 0 or np.all(labels == labels[0]):
-        raise InputError(f"a mixed model needs at least 2 groups in {group!r}; "
-                         f"the data have {min(len(labels), 1)}")
+    for factor in formula.factors:
+        labels = [frame[column].to_numpy() for column in factor.split(":")]
+        if len(frame) == 0 or all(np.all(column == column[0]) for column in labels):
+            raise InputError(f"a mixed model needs at least 2 groups in {factor!r}; the data have "
+                             f"{min(len(frame), 1)}: a "
+                             "grouping factor with one level has no variance between its groups to estimate, "
+                             f"remove its random term{'s' if len(formula.terms_of(factor)) > 1 else ''}")
     return frame
+
+
+def factor_codes(frame: pd.DataFrame, factor: str) -> tuple[np.ndarray, np.ndarray]:
+    """The level of each row as 0..m-1 (in order of first appearance) and the m labels, for a
+    grouping column or a combination of columns ``a:b`` (labelled ``"a-label:b-label"``, as lme4 does).
+
+    >>> frame = pd.DataFrame({"school": [1, 1, 2, 2], "class": ["a", "b", "a", "a"]})
+    >>> codes, labels = factor_codes(frame, "school:class")
+    >>> codes.tolist(), labels.tolist()
+    ([0, 1, 2, 2], ['1:a', '1:b', '2:a'])
+    """
+    columns = factor.split(":")
+    if len(columns) == 1:
+        codes, labels = pd.factorize(frame[factor].to_numpy())
+        return codes, np.asarray(labels)
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(frame[columns]))
+    labels = np.array([":".join(str(part) for part in level) for level in uniques], dtype=object)
+    return codes, labels
 
 
 def formula_variables(data: pd.DataFrame, formula: str) -> set[str]:
@@ -133,16 +154,8 @@ def model_design(data: pd.DataFrame, formula: MixedFormula) -> ModelDesign:
     twice.  (The rank of X is checked by the model, on centred columns.)
     """
     frame = model_frame(data, formula)
-    description = parsed_formula(formula.fixed)
-    response = numeric_columns(frame, description.lhs_termlist)
-    fixed = numeric_columns(frame, description.rhs_termlist)
-    built_directly = response is not None and fixed is not None
-    if not built_directly:
-        response, fixed = _patsy_columns(formula.fixed, frame, response=True)
-    (y, response_names), (x, fixed_names) = response, fixed
-    if y.shape[1] != 1:
-        raise InputError(f"the response of {formula.text!r} must be one numeric column, not {response_names}")
-    parts = [_random_columns(frame, term.expression) for term in formula.random_terms]
+    y, x, fixed_names, built_directly = response_and_fixed(frame, formula)
+    parts = [random_columns(frame, term.expression) for term in formula.random_terms]
     random_names = [name for _, names in parts for name in names]
     twice = sorted({name for name in random_names if random_names.count(name) > 1})
     if twice:
@@ -158,8 +171,7 @@ def model_design(data: pd.DataFrame, formula: MixedFormula) -> ModelDesign:
         z = x[:, z_in_x[0]:z_in_x[-1] + 1] if adjacent else x[:, list(z_in_x)]   # a view when it can be
     else:
         z = np.column_stack([matrix for matrix, _ in parts])
-    for values, part in ((y, formula.text), (x, formula.text), (z, formula.text)):
-        _require_finite(values, part)
+    _require_finite(z, formula.text)
     groups = frame[formula.group].to_numpy()
     codes, labels = pd.factorize(groups)
     return ModelDesign(formula=formula, frame=frame, y=y[:, 0], x=x, z=z, groups=groups,
@@ -167,7 +179,24 @@ def model_design(data: pd.DataFrame, formula: MixedFormula) -> ModelDesign:
                        group_codes=codes, group_labels=np.asarray(labels), z_in_x=z_in_x)
 
 
-def _random_columns(frame: pd.DataFrame, expression: str) -> tuple[np.ndarray, list[str]]:
+def response_and_fixed(frame: pd.DataFrame, formula: MixedFormula) -> tuple[np.ndarray, np.ndarray, list[str], bool]:
+    """y (n x 1), X, X's column names, and whether they were built from the columns directly
+    (numeric terms only) rather than by patsy."""
+    description = parsed_formula(formula.fixed)
+    response = numeric_columns(frame, description.lhs_termlist)
+    fixed = numeric_columns(frame, description.rhs_termlist)
+    built_directly = response is not None and fixed is not None
+    if not built_directly:
+        response, fixed = _patsy_columns(formula.fixed, frame, response=True)
+    (y, response_names), (x, fixed_names) = response, fixed
+    if y.shape[1] != 1:
+        raise InputError(f"the response of {formula.text!r} must be one numeric column, not {response_names}")
+    _require_finite(y, formula.text)
+    _require_finite(x, formula.text)
+    return y, x, fixed_names, built_directly
+
+
+def random_columns(frame: pd.DataFrame, expression: str) -> tuple[np.ndarray, list[str]]:
     """Z's columns and names for one random term (patsy's coding, e.g. Machine[T.B] for a factor)."""
     terms = parsed_formula(f"~{expression}").rhs_termlist
     if not terms:

@@ -112,7 +112,7 @@ def test_a_factor_in_the_random_part_has_one_effect_per_contrast():
     (flat_slopes().assign(y=lambda d: 2 + 3 * d["x"]), "y ~ x + (1 | g)", "reproduce the response exactly"),
     (flat_slopes().assign(y=lambda d: d["g"] * 1.5 + 2 * d["x"]), "y ~ x + (1 | g)", "reproduce the response"),
     (flat_slopes(), "y ~ x + (1 | g", "never closed"),
-    (flat_slopes(), "y ~ x + (1 | g) + (1 | x)", "several grouping factors"),
+    (flat_slopes(), "y ~ x + (1 | g) + (1 | g)", r"name \['Intercept'\] more than once"),
     (flat_slopes(), "y ~ x +* (1 | g)", "not part of a random term"),
     (flat_slopes(), "y ~ x + z + (1 | g)", "uses 'z', which is not a column"),
     (flat_slopes(), "y ~ x + I(x ** ) + (1 | g)", "cannot"),
