@@ -33,7 +33,7 @@ from itertools import islice
 import numpy as np
 import pandas as pd
 
-from .checks import require_independent_errors
+from .checks import require_single_factor_independent_errors
 from .display import DisplaysAsTable
 from .errors import ConvergenceError, ConvergenceWarning, InputError, warn
 from .fitting import MixedFit
@@ -60,7 +60,7 @@ def simulated_responses(fit: MixedFit, seed: int) -> Iterator[np.ndarray]:
     >>> first.shape, bool(np.array_equal(first, next(simulated_responses(fit, seed=3))))
     ((240,), True)
     """
-    require_independent_errors(fit, "simulated responses (the parametric bootstrap)")
+    require_single_factor_independent_errors(fit, "simulated responses (the parametric bootstrap)")
     design = fit.model.design
     mean = design.x @ fit.fixed["estimate"].to_numpy()
     codes, labels = design.group_codes, design.group_labels
@@ -162,7 +162,7 @@ def bootstrap_intervals(fit: MixedFit, replicates: int = 1000, level: float = 0.
     >>> table.columns.tolist(), table.index.tolist(), table.attrs["failed"]
     (['estimate', 'lower', 'upper'], ['sd(Intercept)', 'sigma', 'Intercept', 'x'], 0)
     """
-    require_independent_errors(fit, "bootstrap_intervals")
+    require_single_factor_independent_errors(fit, "bootstrap_intervals")
     _check_replicates_and_seed(replicates, seed)
     if not 0 < level < 1:
         raise InputError(f"level must lie strictly between 0 and 1, not {level}")
@@ -243,7 +243,7 @@ def parametric_bootstrap_lrt(bigger_fit: MixedFit, smaller_fit: MixedFit, replic
     The fits must pass the checks of :func:`lmmlib.likelihood_ratio_test` (nested,
     same method, and under REML the same fixed effects).
     """
-    require_independent_errors(bigger_fit, "parametric_bootstrap_lrt")
+    require_single_factor_independent_errors(bigger_fit, "parametric_bootstrap_lrt")
     _check_replicates_and_seed(replicates, seed)
     test = likelihood_ratio_test(bigger_fit, smaller_fit)
     bigger, smaller = ResponseRefit.of_fit(bigger_fit), ResponseRefit.of_fit(smaller_fit)

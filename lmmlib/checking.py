@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .checks import require_independent_errors
+from .checks import require_single_factor_independent_errors
 from .errors import InputError
 from .fitting import MixedFit
 
@@ -36,7 +36,7 @@ KINDS, SCALES = ("conditional", "marginal"), ("raw", "standardized")
 def residuals(fit: MixedFit, kind: str = "conditional", scale: str = "raw") -> pd.Series:
     """The residuals of *fit*, one per row it used (indexed like those rows); see the module."""
     if kind == "marginal" and scale == "standardized":
-        require_independent_errors(fit, "standardized marginal residuals")
+        require_single_factor_independent_errors(fit, "standardized marginal residuals")
     if kind not in KINDS:
         raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if scale not in SCALES:

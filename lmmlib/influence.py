@@ -18,7 +18,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from .checks import require_independent_errors
+from .checks import require_single_factor_independent_errors
 from .engine import CrossProducts, bfgs
 from .fitting import GRADIENT_TOLERANCE, MixedFit, boundary_messages
 
@@ -37,7 +37,7 @@ def group_influence(fit: MixedFit) -> pd.DataFrame:
     of a factor, say) gets no refit: its row is NaN, ``converged`` is False and
     ``problem`` names the fixed effects concerned.
     """
-    require_independent_errors(fit, "group_influence")
+    require_single_factor_independent_errors(fit, "group_influence")
     model = fit.model
     cp, design = model.cross_products, model.design
     beta = fit.fixed["estimate"].to_numpy()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .checks import require_independent_errors
+from .checks import require_single_factor_independent_errors
 from .engine import deviance_at
 from .errors import InputError
 from .fitting import MixedFit
@@ -29,7 +29,7 @@ from .fitting import MixedFit
 def loglik_at(fit: MixedFit, random_cov, residual_sd: float) -> float:
     """Log-likelihood (ML or REML, as *fit*) of *fit*'s model at Psi = *random_cov* and
     sigma = *residual_sd*, the fixed effects set to their GLS estimate."""
-    require_independent_errors(fit, "loglik_at")
+    require_single_factor_independent_errors(fit, "loglik_at")
     model = fit.model
     q = len(fit.random_cov)
     psi = np.atleast_2d(np.asarray(random_cov, dtype=float))
@@ -64,7 +64,7 @@ def variance_parameter_se(fit: MixedFit, random_cov=None, residual_sd: float | N
     >>> table.index.tolist()
     ['var(Intercept)', 'var(residual)']
     """
-    require_independent_errors(fit, "variance_parameter_se")
+    require_single_factor_independent_errors(fit, "variance_parameter_se")
     names = list(fit.random_cov.index)
     pairs = [(col, row) for row, col in fit.covariance_pairs]
     labels = [f"var({names[k]})" if k == m else f"cov({names[k]},{names[m]})" for k, m in pairs]

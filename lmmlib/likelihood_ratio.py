@@ -63,18 +63,25 @@ class LikelihoodRatioTest(DisplaysAsTable):
         return f"Likelihood-ratio test ({self.method}) of removing {', '.join(self.removed)}"
 
 
-def covariance_parameter_names(fit: MixedFit) -> set[str]:
+def covariance_parameter_names(fit: MixedFit, qualified: bool = False) -> set[str]:
     """Names of the free variance-covariance parameters of the random part of *fit*, and of its error
     structures: the serial correlation (``phi(CAR(1) in 'age')``) and the ratios of residual SDs by
     stratum (``delta(group=patient)``) when it has them.
 
-    A covariance is a parameter only between correlated random effects (one block of Psi).
+    A covariance is a parameter only between correlated random effects (one block of Psi).  With
+    several grouping factors (or *qualified*), each name says its factor: ``var(Intercept | school)``.
     """
-    names = list(fit.random_cov.index)
     errors = getattr(fit.model, "errors", None)
     structured = set() if errors is None else set(errors.names)
-    return structured | {f"var({names[row]})" if row == col else f"cov({names[col]},{names[row]})"
-                         for row, col in fit.covariance_pairs}
+    components = fit.random_components
+    several = len(components) > 1 or qualified
+    names = set()
+    for group, cov, pairs in components:
+        effects = list(cov.index)
+        where = f" | {group}" if several else ""
+        names |= {f"var({effects[row]}{where})" if row == col else f"cov({effects[col]},{effects[row]}{where})"
+                  for row, col in pairs}
+    return structured | names
 
 
 def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRatioTest:
@@ -107,15 +114,18 @@ def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRati
     if larger.method != smaller.method:
         problems.append(f"one fit is {larger.method}, the other {smaller.method}")
     fixed_large, fixed_small = set(larger.fixed.index), set(smaller.fixed.index)
-    random_large, random_small = set(larger.random_cov.index), set(smaller.random_cov.index)
-    covariance_large, covariance_small = covariance_parameter_names(larger), covariance_parameter_names(smaller)
+    qualified = len(larger.random_components) > 1 or len(smaller.random_components) > 1
+    covariance_large = covariance_parameter_names(larger, qualified)
+    covariance_small = covariance_parameter_names(smaller, qualified)
+    random_large, random_small = (sorted(name for name in names if name.startswith("var("))
+                                  for names in (covariance_large, covariance_small))
     if larger.method == "REML" and fixed_large != fixed_small:
         problems.append("REML likelihoods of models with different fixed effects cannot be compared "
                         f"({sorted(fixed_large)} vs {sorted(fixed_small)}); refit both by ML")
     elif not (fixed_small <= fixed_large and covariance_small <= covariance_large) or (
             fixed_small == fixed_large and covariance_small == covariance_large):
-        problems.append(f"the second model (fixed {sorted(fixed_small)}, random {sorted(random_small)}) is not "
-                        f"nested in the first (fixed {sorted(fixed_large)}, random {sorted(random_large)}); "
+        problems.append(f"the second model (fixed {sorted(fixed_small)}, random {random_small}) is not "
+                        f"nested in the first (fixed {sorted(fixed_large)}, random {random_large}); "
                         "check which fit is the larger one")
     if not problems:             # the data only matter for fits that could otherwise be compared
         problems = same_data_problems(larger, smaller)
@@ -152,18 +162,52 @@ def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRati
 def same_data_problems(larger: MixedFit, smaller: MixedFit) -> list[str]:
     """Why two fits cannot be compared as nested models of the same data (empty if they can).
 
-    The response, the rows and the groups must be identical, and every column of
-    the smaller model's X and Z must lie in the span of the larger model's (so that
-    a predictor with the same name but other values is caught).
+    The response, the rows and the groups of each grouping factor must be identical, and every
+    column of the smaller model's X and of its Z for each factor must lie in the span of the
+    larger model's (so that a predictor with the same name but other values is caught).
     """
-    problems = larger.model.same_data_problems(smaller.model)
-    if problems:
-        return [f"the fits were not made from the same data: {'; '.join(problems)}"]
-    big, small = larger.model.design, smaller.model.design
-    for part, wide, narrow in (("fixed", big.x, small.x), ("random", big.z, small.z)):
+    big, small = _model_parts(larger), _model_parts(smaller)
+    if len(big.y) != len(small.y) or not big.index.equals(small.index):
+        return [f"the fits were not made from the same data: the models use different rows ({len(big.y)} and "
+                f"{len(small.y)})"]
+    if not np.array_equal(big.y, small.y):
+        return ["the fits were not made from the same data: the responses differ"]
+    problems = []
+    for factor in small.random:
+        if factor not in big.random:
+            return [f"the second model's grouping factor {factor!r} is not in the first's ({list(big.random)})"]
+        if not _same_partition(big.random[factor][0], small.random[factor][0]):
+            return [f"the fits were not made from the same data: the rows fall into different groups of {factor!r}"]
+    pairs = [("fixed", big.x, small.x)] + [(f"random ({factor})", big.random[factor][1], small.random[factor][1])
+                                           for factor in small.random]
+    for part, wide, narrow in pairs:
         coefficients = np.linalg.lstsq(wide, narrow, rcond=None)[0]
         left = np.linalg.norm(narrow - wide @ coefficients, axis=0)
         if np.any(left > 1e-8 * np.maximum(np.linalg.norm(narrow, axis=0), 1e-300)):
             problems.append(f"the second model's {part} columns are not in the span of the first's (the same "
                             "names with other values, or a model that is not nested)")
     return problems
+
+
+@dataclass(frozen=True)
+class _Parts:
+    index: pd.Index
+    y: np.ndarray
+    x: np.ndarray
+    random: dict          # factor -> (level codes per row, Z columns)
+
+
+def _model_parts(fit) -> _Parts:
+    """The rows, y, X and, per grouping factor, the levels and Z of a one-factor or a multilevel fit."""
+    model = fit.model
+    if hasattr(model, "groupings"):
+        return _Parts(model.frame.index, model.y, model.x,
+                      {factor: (model.codes[factor], model.raw_z[factor]) for factor in model.factors})
+    design = model.design
+    return _Parts(design.frame.index, design.y, design.x, {model.group: (design.group_codes, design.z)})
+
+
+def _same_partition(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether two codings of the rows put the same rows together."""
+    pairs = pd.factorize(pd.MultiIndex.from_arrays([first, second]))[1]
+    return len(pairs) == len(np.unique(first)) == len(np.unique(second))

@@ -377,7 +377,8 @@ def fit_multilevel(model: MultilevelModel, method: str) -> MultilevelFit:
         fitted=pd.Series(fitted, index=index, name="fitted"),
         response=pd.Series(model.y, index=index, name=model.formula.response),
         singular=bool(boundary), hessian_positive_definite=search.hessian_positive_definite,
-        theta=np.concatenate(thetas), internal_theta=search.theta, newton_gain=search.newton_gain, n_dropped=model.n_dropped, model=model)
+        theta=np.concatenate(thetas), internal_theta=search.theta, newton_gain=search.newton_gain,
+        n_dropped=model.n_dropped, model=model)
 
 
 @dataclass(frozen=True)

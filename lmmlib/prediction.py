@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .checks import require_frame, require_independent_errors
+from .checks import require_frame, require_single_factor_independent_errors
 from .engine import _solve, lambda_from_theta
 from .errors import InputError
 from .fitting import MixedFit
@@ -75,7 +75,7 @@ def predict(fit: MixedFit, rows: pd.DataFrame, *, effects: str, interval: str | 
     the row's group was predicted from the population).
     """
     require_frame(rows, "predict")
-    require_independent_errors(fit, "predict")
+    require_single_factor_independent_errors(fit, "predict")
     _check_choice("effects", effects, EFFECTS)
     _check_choice("interval", interval, INTERVALS)
     _check_choice("new_groups", new_groups, NEW_GROUPS)

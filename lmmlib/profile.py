@@ -46,7 +46,7 @@ import pandas as pd
 from scipy import optimize, stats
 from scipy.linalg import null_space
 
-from .checks import require_independent_errors
+from .checks import require_single_factor_independent_errors
 from .engine import CrossProducts, deviance_at, minimize_deviance
 from .errors import InputError
 from .fitting import MixedFit
@@ -148,7 +148,7 @@ class _Fits:
 
 
 def _fits_for(fit: MixedFit, level: float, criterion: str | None) -> _Fits:
-    require_independent_errors(fit, "profile and Wald intervals")
+    require_single_factor_independent_errors(fit, "profile and Wald intervals")
     if not 0 < level < 1:
         raise InputError(f"level must lie strictly between 0 and 1, not {level}")
     criterion = fit.method if criterion is None else check_method(criterion)

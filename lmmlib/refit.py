@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import sparse
 
-from .checks import require_independent_errors
+from .checks import require_single_factor_independent_errors
 from .engine import CrossProducts, Evaluation, bfgs, identity_theta
 from .errors import InputError
 from .fitting import GRADIENT_TOLERANCE, MixedFit, fit_model
@@ -73,7 +73,7 @@ class ResponseRefit:
     @classmethod
     def of_fit(cls, fit: MixedFit) -> ResponseRefit:
         """The model of *fit*, started from its estimate (from Lambda = I when the fit is singular)."""
-        require_independent_errors(fit, "ResponseRefit")
+        require_single_factor_independent_errors(fit, "ResponseRefit")
         return cls(fit.model, reml=fit.method == "REML", start=None if fit.singular else fit.internal_theta)
 
     def cross_products(self, y: np.ndarray) -> CrossProducts:

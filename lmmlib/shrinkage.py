@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .checks import require_independent_errors
+from .checks import require_single_factor_independent_errors
 from .errors import InputError
 from .fitting import MixedFit
 
@@ -42,7 +42,7 @@ def shrinkage(fit: MixedFit) -> pd.DataFrame:
     The comparison is defined when every random term is also a fixed term and the fixed part
     has nothing else (no level-2 predictors): then both describe the same within-group line.
     """
-    require_independent_errors(fit, "shrinkage")
+    require_single_factor_independent_errors(fit, "shrinkage")
     design, names = fit.model.design, list(fit.random_cov.index)
     extra = sorted(set(design.fixed_names) - set(names))
     missing = sorted(set(names) - set(design.fixed_names))

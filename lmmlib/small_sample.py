@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .checks import require_independent_errors
+from .checks import require_single_factor_independent_errors
 from .engine import _solve, lambda_from_theta, theta_positions
 from .errors import InputError
 from .fitting import MixedFit
@@ -56,7 +56,7 @@ class _FixedCovariance:
     the variance parameters phi (standard deviations, correlations, sigma)."""
 
     def __init__(self, fit: MixedFit) -> None:
-        require_independent_errors(fit, "Satterthwaite's degrees of freedom")
+        require_single_factor_independent_errors(fit, "Satterthwaite's degrees of freedom")
         if fit.boundary:
             raise InputError(f"the fit is on the boundary of the parameter space ({'; '.join(fit.boundary)}): "
                              "Satterthwaite's degrees of freedom need the curvature of the likelihood there, which "
@@ -170,7 +170,7 @@ class _KenwardRoger:
     """
 
     def __init__(self, fit: MixedFit) -> None:
-        require_independent_errors(fit, "Kenward-Roger's adjustment")
+        require_single_factor_independent_errors(fit, "Kenward-Roger's adjustment")
         if fit.method != "REML":
             raise InputError("Kenward-Roger's adjustment is defined for REML fits (as in pbkrtest and lmerTest); "
                              "refit with method='REML'")

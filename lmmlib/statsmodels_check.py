@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.regression.mixed_linear_model import MixedLM
 
-from .checks import require_independent_errors
+from .checks import require_single_factor_independent_errors
 from .display import fixed_decimals, resolved
 from .errors import BoundaryWarning, ConvergenceError, InputError, warn
 from .fitting import GRADIENT_TOLERANCE, MixedFit, boundary_messages
@@ -165,7 +165,7 @@ class StatsmodelsComparison:
 def compare_with_statsmodels(fit: MixedFit, statsmodels_fit: MixedFit | None = None,
                              tolerance: float = TOLERANCE) -> StatsmodelsComparison:
     """*fit* next to statsmodels' fit of the same model (fitted here unless *statsmodels_fit* is given)."""
-    require_independent_errors(fit, "compare_with_statsmodels")
+    require_single_factor_independent_errors(fit, "compare_with_statsmodels")
     other = statsmodels_fit
     if other is None:
         with warnings.catch_warnings():

