@@ -80,7 +80,7 @@ def insteval(repeats: int, with_r: bool) -> list[tuple[str, bool]]:
         ours[method] = (seconds, fit.loglik)
     theirs = {}
     if with_r:
-        result = subprocess.run(["Rscript", "-e", LME4_SCRIPT, "--args", str(repeats)], capture_output=True,
+        result = subprocess.run(["Rscript", "-e", LME4_SCRIPT, str(repeats)], capture_output=True,
                                 text=True, timeout=3600)
         if result.returncode == 0:
             theirs = {method: (float(seconds), float(loglik))
