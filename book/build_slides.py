@@ -247,18 +247,15 @@ def print_handouts(decks: list[Path]) -> None:
     print(f"slides: {len(decks)} PDF handouts")
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=OUTPUT, help=f"folder for the decks (default {OUTPUT})")
-    parser.add_argument("--only", nargs="+", metavar="CHAPTER", help="build these chapters' decks only")
-    arguments = parser.parse_args(argv)
-    output = arguments.output
+def build_decks(output: Path = OUTPUT, only: list[str] | None = None) -> list[Path]:
+    """Write every deck (or those of the chapters *only*) into *output*, emptied first, with its
+    figures and assets; return the presented decks, whose handouts :func:`print_handouts` prints."""
     shutil.rmtree(output, ignore_errors=True)
     (output / "img").mkdir(parents=True)
     copy_assets(output)
     presented = []
     for path in outlines():
-        if arguments.only and path.stem not in arguments.only:
+        if only and path.stem not in only:
             continue
         deck = read_outline(path)
         notebook = nbformat.read(ROOT / "chapters" / f"{deck.chapter}.ipynb", as_version=4)
@@ -267,7 +264,15 @@ def main(argv=None) -> int:
             target.write_text(render_deck(deck, notebook, output / "img", show_code), encoding="utf-8")
         presented.append(output / f"{deck.chapter}.html")
         print(f"slides: {path.relative_to(ROOT)} -> {presented[-1]} ({len(deck.slides)} slides)")
-    print_handouts(presented)
+    return presented
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=OUTPUT, help=f"folder for the decks (default {OUTPUT})")
+    parser.add_argument("--only", nargs="+", metavar="CHAPTER", help="build these chapters' decks only")
+    arguments = parser.parse_args(argv)
+    print_handouts(build_decks(arguments.output, arguments.only))
     return 0
 
 
