@@ -35,6 +35,8 @@ SOURCES = {
     "modes": ("Conditional modes", "ranef(condVar)", 1e-5),
     "influence": ("Refits without a group", "influence()", 3e-4),
     "prediction": ("Predictions", "predict(), MME", 1e-5),
+    "multilevel_loglik": ("Several factors: logLik", "lmer()", 1e-6),
+    "multilevel": ("Several factors: estimates", "lmer(), ranef()", 1e-4),
 }
 
 
@@ -203,9 +205,129 @@ def prediction_comparison() -> pd.DataFrame:
     return _rows("prediction", records)
 
 
+@functools.cache
+def _multilevel_fit(model: str, method: str):
+    import warnings
+
+    import lmmlib
+    models = reference_models()
+    data_name, formula = models.MULTILEVEL_MODELS[model]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lmmlib.NestingWarning)      # the wrongly crossed Pastes model
+        return lmmlib.fit_mixed(models.multilevel_data(data_name), formula, method=method)
+
+
+def _multilevel_reference() -> pd.DataFrame:
+    table = pd.read_csv(REFERENCE / "multilevel_reference.csv", comment="#", dtype={"value": str},
+                        keep_default_na=False)
+    return table[table["model"] != "insteval"]          # InstEval is compared in the benchmark
+
+
+def _factors(fit) -> dict[str, tuple[str, bool]]:
+    """lme4's name of each grouping factor (either order of a ':' combination) -> (lmmlib's name,
+    whether lme4 writes the levels' labels in the other order)."""
+    names = getattr(fit, "factors", None) or (fit.group,)
+    return {written: (factor, written != factor) for factor in names
+            for written in (factor, ":".join(factor.split(":")[::-1]))}
+
+
+def _random_parts(fit) -> tuple[dict, dict, dict]:
+    """Per factor: the covariance of its effects, its conditional modes and their SDs."""
+    if hasattr(fit, "factors"):
+        return fit.random_cov, fit.random_effects, fit.random_effects_se
+    return {fit.group: fit.random_cov}, {fit.group: fit.random_effects}, {fit.group: fit.random_effects_se}
+
+
+def _multilevel_theta(fit) -> dict[str, float]:
+    """lmmlib's theta by lme4's names: ``factor.effect`` on the diagonal, ``factor.row.column`` below."""
+    from lmmlib.engine import theta_positions
+    if not hasattr(fit, "factors"):
+        return {}
+    names, start = {}, 0
+    for grouping in fit.model.groupings:
+        effects = [name.replace("Intercept", "(Intercept)") for name in fit.model.names[grouping.name]]
+        for row, col in zip(*theta_positions(grouping.blocks)):
+            label = effects[col] if row == col else f"{effects[row]}.{effects[col]}"
+            names[f"{grouping.name}.{label}"] = fit.theta[start]
+            start += 1
+    return names
+
+
+def multilevel_loglik_comparison() -> pd.DataFrame:
+    """The log-likelihoods of the models with several grouping factors (and the one-factor models
+    they are tested against) against lme4's best of four optimizer runs, compared absolutely."""
+    reference = _multilevel_reference()
+    rows = reference[(reference["kind"] == "fit") & (reference["name"] == "loglik")]
+    return _rows("multilevel_loglik", [(row.model, row.method, "logLik", float(row.value),
+                                        _multilevel_fit(row.model, row.method).loglik, True)
+                                       for row in rows.itertuples()])
+
+
+#: the kinds of rows of multilevel_reference.csv that are compared (besides sigma)
+NUMBERS_COMPARED = {"fixef", "fixef_se", "theta", "sd", "cor", "mode", "mode_sd"}
+
+
+def multilevel_comparison() -> pd.DataFrame:
+    """The estimates of the same models against lme4: fixed effects and their SEs, sigma, theta, the
+    SDs and correlations of the random effects, and the conditional modes (relative to the SD of
+    that effect) with their conditional SDs, per grouping factor."""
+    models = reference_models()
+    rename = models.MULTILEVEL_NAMES
+
+    def effect(name: str) -> str:
+        return rename.get(name, name)
+
+    records = []
+    for (model, method), rows in _multilevel_reference().groupby(["model", "method"], sort=False):
+        fit = _multilevel_fit(model, method)
+        factors, (covariances, modes, sds) = _factors(fit), _random_parts(fit)
+        theta = _multilevel_theta(fit)
+        for row in rows.itertuples():
+            kind, name = row.kind, row.name
+            if kind not in NUMBERS_COMPARED and (kind, name) != ("fit", "sigma"):
+                continue
+            value = float(row.value)
+            if kind in ("fixef", "fixef_se"):
+                column = "estimate" if kind == "fixef" else "se"
+                records.append((model, method, f"{kind} {effect(name)}", value,
+                                fit.fixed.loc[effect(name), column], False))
+            elif kind == "fit" and name == "sigma":
+                records.append((model, method, "sigma", value, fit.residual_sd, False))
+            elif kind == "theta" and theta:
+                factor, rest = next((factors[f][0], name[len(f) + 1:]) for f in sorted(factors, key=len, reverse=True)
+                                    if name.startswith(f + "."))
+                ours = theta[f"{factor}.{rest}"]
+                records.append((model, method, f"theta {name}", value, ours, abs(value) < 1e-6))
+            elif kind == "sd" and not name.startswith("Residual"):
+                factor, name_effect = name.split("|")
+                cov = covariances[factors[factor][0]]
+                records.append((model, method, f"sd {name}", value,
+                                float(np.sqrt(cov.loc[effect(name_effect), effect(name_effect)])), False))
+            elif kind == "cor":
+                factor, first, second = name.split("|")
+                cov = covariances[factors[factor][0]]
+                a, b = effect(first), effect(second)
+                records.append((model, method, f"cor {name}", value,
+                                cov.loc[a, b] / np.sqrt(cov.loc[a, a] * cov.loc[b, b]), True))
+            elif kind in ("mode", "mode_sd"):
+                factor, level, name_effect = name.split("|")
+                ours_factor, reverse = factors[factor]
+                level = ":".join(level.split(":")[::-1]) if reverse else level
+                table = (modes if kind == "mode" else sds)[ours_factor]
+                ours = table.to_numpy()[table.index.astype(str).get_loc(level), table.columns.get_loc(
+                    effect(name_effect))]
+                if kind == "mode":
+                    spread = float(np.sqrt(covariances[ours_factor].loc[effect(name_effect), effect(name_effect)]))
+                    records.append((model, method, f"mode {name} (per SD)", 0.0, abs(ours - value) / spread, True))
+                else:
+                    records.append((model, method, f"mode sd {name}", value, ours, False))
+    return _rows("multilevel", records)
+
+
 COMPARISONS = {"profile": profile_comparison, "satterthwaite": satterthwaite_comparison,
                "kenward_roger": kenward_roger_comparison, "modes": modes_comparison,
-               "influence": influence_comparison, "prediction": prediction_comparison}
+               "influence": influence_comparison, "prediction": prediction_comparison,
+               "multilevel_loglik": multilevel_loglik_comparison, "multilevel": multilevel_comparison}
 
 
 def agreement_summary(comparisons: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -253,10 +375,45 @@ def model_list(width: int = 79) -> str:
                      for name, (_, formula) in models.MODELS.items())
 
 
+def lme4_default_shortfall(threshold: float = 1e-7) -> pd.DataFrame:
+    """The fits where lme4's default optimizer stopped more than *threshold* below the best of its
+    four runs (the reference), by how much (as a bound, :func:`difference_bound`), and whether
+    lme4 warned about the convergence."""
+    reference = _multilevel_reference()
+    labels = reference_models().MULTILEVEL_LABELS
+    rows = []
+    for (model, method), table in reference.groupby(["model", "method"], sort=False):
+        values = dict(zip(table["kind"] + ":" + table["name"], table["value"]))
+        short = float(values["fit:loglik"]) - float(values["optimizer:loglik:nloptwrap"])
+        if short > threshold:
+            rows.append({"model": labels[model], "method": method, "short by": difference_bound(short),
+                         "warned": any(kind == "warning" for kind in table["kind"])})
+    return pd.DataFrame(rows).set_index(["model", "method"])
+
+
+def multilevel_by_model(comparisons: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The models with several grouping factors: the difference in log-likelihood and, for the
+    estimates, the numbers compared and the largest difference (bounds, :func:`difference_bound`),
+    and whether all are within their tolerances."""
+    loglik, estimates = (agreement_by_model(comparisons[kind]) for kind in ("multilevel_loglik", "multilevel"))
+    return pd.DataFrame({"logLik": loglik["largest"], "numbers": estimates["numbers"],
+                         "largest": estimates["largest"], "within": loglik["within"] & estimates["within"]})
+
+
+def multilevel_model_list(width: int = 79) -> str:
+    """The reference models with several grouping factors (and the one-factor models they are
+    tested against), one per paragraph: the book's name and the formula, wrapped."""
+    import textwrap
+    models = reference_models()
+    return "\n".join(textwrap.fill(f"{models.MULTILEVEL_LABELS[name]}: {formula}", width, subsequent_indent="    ")
+                     for name, (_, formula) in models.MULTILEVEL_MODELS.items() if name != "insteval")
+
+
 def agreement_by_model(table: pd.DataFrame) -> pd.DataFrame:
     """One comparison summarised per model and method: numbers compared, the largest difference
     (as a bound, :func:`difference_bound`) and whether all are within the tolerance."""
-    labels = reference_models().LABELS
+    models = reference_models()
+    labels = {**models.LABELS, **models.MULTILEVEL_LABELS}
     grouped = table.assign(model=table["model"].map(labels)).groupby(["model", "method"], sort=False)
     return pd.DataFrame({"numbers": grouped.size(),
                          "largest": grouped["difference"].max().map(difference_bound),
