@@ -73,11 +73,13 @@ notebooks: $(READY)
 bench: $(READY)
 	$(BIN)/python benchmarks/build_and_test_times.py
 	$(BIN)/python benchmarks/engine_speed.py
+	$(BIN)/python benchmarks/several_factors.py
 	$(BIN)/python benchmarks/python_peers.py
 
 # the engine alone: against statsmodels and lme4 (when Rscript has lme4), large data, bootstrap
 bench-engine: $(READY)
 	$(BIN)/python benchmarks/engine_speed.py
+	$(BIN)/python benchmarks/several_factors.py
 
 # lmmlib against the other Python mixed-model packages (installed in their own environment,
 # benchmarks/.peers-venv, on first use) and lme4, and lmmlib's import time; QUICK=1: about a minute

