@@ -217,6 +217,17 @@ class BlockedCrossProducts:
     def n_theta(self) -> int:
         return sum(g.n_theta for g in self.factors)
 
+    def layout(self) -> dict[str, object]:
+        """The shape of the blocked factor: the first factor and its levels x effects, the rest and
+        the size of its block, how that block is kept, the non-zeros of Z_2'Z_1 and the terms of
+        the precomputed Schur complement."""
+        first, rest = self.factors[0], self.factors[1:]
+        return {"first factor": f"{first.name} ({first.m} x {first.q})",
+                "rest": ", ".join(f"{g.name} ({g.m} x {g.q})" for g in rest),
+                "rest block": (f"{rest[0].m} blocks of {rest[0].q} x {rest[0].q}" if self.nested
+                               else f"dense {self.rest_gram.shape[0]} x {self.rest_gram.shape[0]}"),
+                "nonzeros of Z2'Z1": self.below_first.nnz, "Schur terms": self.schur.weights.nnz}
+
     def unexplained_share(self) -> float:
         """The share of y's sum of squares (about its mean when X has an intercept) that X and the Z
         of every factor leave unexplained: 0 when the fixed and random parts reproduce y exactly.
@@ -301,32 +312,39 @@ class BlockedFactor:
     border: np.ndarray         # (p + 1, p + 1): lower Cholesky factor of [X y]'[X y] - R'R
 
     @classmethod
-    def compute(cls, cp: BlockedCrossProducts, theta: np.ndarray) -> BlockedFactor:
-        lambdas = cp.lambdas(theta)
-        first_g, rest_g = cp.factors[0], cp.factors[1:]
-        lam1 = lambdas[0]
-        first = batched_cholesky(lam1.T @ cp.first_gram @ lam1 + np.eye(first_g.q))
+    def compute(cls, cp: BlockedCrossProducts, theta: np.ndarray):
+        lams = cp.lambdas(theta)
+        g1, rest_g = cp.factors[0], cp.factors[1:]
+        lam1 = lams[0]
+        # the first factor: one q1 x q1 Cholesky factor L_1 per level
+        first = batched_cholesky(lam1.T @ cp.first_gram @ lam1 + np.eye(g1.q))
         spread = batched_solve_lower(first, np.broadcast_to(lam1.T, first.shape))
-        border_first = spread @ cp.first_border
-        inverse_a = np.transpose(spread, (0, 2, 1)) @ spread          # Lambda_1 A_1^-1 Lambda_1' per level
-        # A_22 - L_21 L_21' = Lambda_2'(Z_2'Z_2 - Z_2'Z_1 D Z_1'Z_2) Lambda_2 + I with D = inverse_a
+        border_first = spread @ cp.first_border      # R_1 = K_1 Z_1'[X y]
+        d = np.transpose(spread, (0, 2, 1)) @ spread    # Lambda_1 A_1^-1 Lambda_1'
+        # the rest: Lambda_2'(Z_2'Z_2 - Z_2'Z_1 D Z_1'Z_2)Lambda_2 + I
         remainder = cp.rest_gram.copy()
-        remainder.ravel()[cp.schur.positions] -= cp.schur.weights @ inverse_a.ravel()
-        rest_rhs = cp.rest_border - cp.below_first @ (inverse_a @ cp.first_border).reshape(first_g.size, -1)
-        rest_rhs = _lambda_t_rows(rest_rhs, rest_g, lambdas[1:])
-        if cp.nested:
-            lam2, g = lambdas[1], rest_g[0]
+        remainder.ravel()[cp.schur.positions] -= cp.schur.weights @ d.ravel()
+        d_border = (d @ cp.first_border).reshape(g1.size, -1)
+        rhs = cp.rest_border - cp.below_first @ d_border
+        rhs = _lambda_t_rows(rhs, rest_g, lams[1:])
+        if cp.nested:                   # one q2 x q2 block per level
+            lam2, g = lams[1], rest_g[0]
             rest = batched_cholesky(lam2.T @ remainder @ lam2 + np.eye(g.q))
-            border_rest = batched_solve_lower(rest, rest_rhs.reshape(g.m, g.q, -1)).reshape(g.size, -1)
-        else:
-            dense = _lambda_t_rows(_lambda_t_rows(remainder, rest_g, lambdas[1:]).T, rest_g, lambdas[1:])
+            by_level = rhs.reshape(g.m, g.q, -1)
+            border_rest = batched_solve_lower(rest, by_level).reshape(g.size, -1)
+        else:                           # one dense block
+            half = _lambda_t_rows(remainder, rest_g, lams[1:]).T
+            dense = _lambda_t_rows(half, rest_g, lams[1:])
             dense[np.diag_indices_from(dense)] += 1.0
             rest = scipy.linalg.cholesky(dense, lower=True, check_finite=False)
-            border_rest = scipy.linalg.solve_triangular(rest, rest_rhs, lower=True, check_finite=False)
-        flat_first = border_first.reshape(first_g.size, -1)
-        left = cp.border_gram - flat_first.T @ flat_first - border_rest.T @ border_rest
+            border_rest = scipy.linalg.solve_triangular(
+                rest, rhs, lower=True, check_finite=False)
+        # the border [X y]: what R_1 and R_2 leave of [X y]'[X y]
+        flat = border_first.reshape(g1.size, -1)
+        left = cp.border_gram - flat.T @ flat - border_rest.T @ border_rest
         border = np.linalg.cholesky(left)
-        return cls(cp, lambdas, first, spread, rest, border_first, border_rest, border)
+        return cls(cp, lams, first, spread, rest, border_first, border_rest,
+                   border)
 
     @cached_property
     def below(self) -> sparse.csr_matrix:
