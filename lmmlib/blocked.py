@@ -106,17 +106,55 @@ class Grouping:
 
 
 def batched_cholesky(blocks: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a stack (m, q, q) of positive definite matrices."""
-    if blocks.shape[1] == 1:
+    """Lower Cholesky factors of a stack (m, q, q) of positive definite matrices (closed forms for
+    q = 1 and 2, where LAPACK's call per matrix would cost more than the arithmetic).
+
+    >>> a = np.array([[[4.0, 2.0], [2.0, 5.0]]])
+    >>> batched_cholesky(a).tolist() == np.linalg.cholesky(a).tolist()
+    True
+    """
+    q = blocks.shape[1]
+    if q == 1:
         return np.sqrt(blocks)
+    if q == 2:
+        factor = np.zeros_like(blocks)
+        factor[:, 0, 0] = np.sqrt(blocks[:, 0, 0])
+        factor[:, 1, 0] = blocks[:, 1, 0] / factor[:, 0, 0]
+        factor[:, 1, 1] = np.sqrt(blocks[:, 1, 1] - factor[:, 1, 0] ** 2)
+        if not np.isfinite(factor).all():
+            raise np.linalg.LinAlgError("a block is not positive definite")
+        return factor
     return np.linalg.cholesky(blocks)
 
 
 def batched_solve_lower(factors: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """L^-1 B for a stack of lower-triangular L (m, q, q) and B (m, q, r)."""
-    if factors.shape[1] == 1:
+    """L^-1 B for a stack of lower-triangular L (m, q, q) and B (m, q, r) (closed forms for q = 1, 2).
+
+    >>> l, b = np.array([[[2.0, 0.0], [1.0, 3.0]]]), np.array([[[2.0], [7.0]]])
+    >>> batched_solve_lower(l, b).ravel().tolist()
+    [1.0, 2.0]
+    """
+    q = factors.shape[1]
+    if q == 1:
         return right / factors
+    if q == 2:
+        first = right[:, 0, :] / factors[:, 0, 0, None]
+        second = (right[:, 1, :] - factors[:, 1, 0, None] * first) / factors[:, 1, 1, None]
+        return np.stack([first, second], axis=1)
     return np.linalg.solve(factors, right)
+
+
+def sandwich(lam: np.ndarray, stack: np.ndarray) -> np.ndarray:
+    """Lambda' S Lambda for every S of a stack (m, q, q), as two matrix products over all the
+    stack at once (numpy's broadcasting of a (q, q) matrix over a stack costs several times more).
+
+    >>> lam, stack = np.array([[1.0, 0.0], [2.0, 3.0]]), np.arange(8.0).reshape(2, 2, 2)
+    >>> np.array_equal(sandwich(lam, stack), lam.T @ stack @ lam)
+    True
+    """
+    m, q, _ = stack.shape
+    right = (stack.reshape(m * q, q) @ lam).reshape(m, q, q)
+    return (lam.T @ right.transpose(1, 0, 2).reshape(q, m * q)).reshape(q, m, q).transpose(1, 0, 2)
 
 
 def block_diagonal(blocks: np.ndarray) -> sparse.bsr_matrix:
@@ -317,7 +355,7 @@ class BlockedFactor:
         g1, rest_g = cp.factors[0], cp.factors[1:]
         lam1 = lams[0]
         # the first factor: one q1 x q1 Cholesky factor L_1 per level
-        first = batched_cholesky(lam1.T @ cp.first_gram @ lam1 + np.eye(g1.q))
+        first = batched_cholesky(sandwich(lam1, cp.first_gram) + np.eye(g1.q))
         spread = batched_solve_lower(first, np.broadcast_to(lam1.T, first.shape))
         border_first = spread @ cp.first_border      # R_1 = K_1 Z_1'[X y]
         d = np.transpose(spread, (0, 2, 1)) @ spread    # Lambda_1 A_1^-1 Lambda_1'
@@ -329,7 +367,7 @@ class BlockedFactor:
         rhs = _lambda_t_rows(rhs, rest_g, lams[1:])
         if cp.nested:                   # one q2 x q2 block per level
             lam2, g = lams[1], rest_g[0]
-            rest = batched_cholesky(lam2.T @ remainder @ lam2 + np.eye(g.q))
+            rest = batched_cholesky(sandwich(lam2, remainder) + np.eye(g.q))
             by_level = rhs.reshape(g.m, g.q, -1)
             border_rest = batched_solve_lower(rest, by_level).reshape(g.size, -1)
         else:                           # one dense block
