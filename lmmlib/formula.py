@@ -56,7 +56,14 @@ class MixedFormula:
         if len(self.factors) > 1:
             raise InputError(f"{self.text!r} has several grouping factors {list(self.factors)}; this "
                              "computation handles one grouping factor only")
-        return self.random_terms[0].group
+        group = self.random_terms[0].group
+        if ":" in group:
+            columns = group.split(":")
+            raise InputError(f"{self.text!r} has one grouping factor, the combination {group!r} of columns: "
+                             "make it a column first, e.g. data['" + "_".join(columns) + "'] = "
+                             + " + ':' + ".join(f"data[{c!r}].astype(str)" for c in columns)
+                             + ", and group by that column")
+        return group
 
     def terms_of(self, factor: str) -> tuple[RandomTerm, ...]:
         """The random terms of one grouping factor."""

@@ -259,3 +259,8 @@ def test_powers_in_every_part():
     assert parsed.fixed == "np.log(y**2) ~ I(x**2) + (a + b)^2"
     assert parsed.random_terms == (RandomTerm("1 + I(x**2)", "g", True),)
     assert parsed.text == "np.log(y^2) ~ I(x^2) + (a + b)^2 + (1 + I(x^2) | g)"
+
+
+def test_a_combination_as_the_only_grouping_factor_asks_for_a_column():
+    with pytest.raises(InputError, match=r"combination 'a:b' of columns: make it a column first"):
+        assert parse_formula("y ~ (1 | a:b)").group
