@@ -79,7 +79,7 @@ class MarginalCriterion:
     theta_start = np.empty(0)
 
     def __init__(self, y: np.ndarray, x: np.ndarray, errors: ErrorStructure | None, reml: bool) -> None:
-        self.errors, self.reml = errors, reml
+        self.errors, self.reml, self.n_obs = errors, reml, len(y)
         order = np.arange(len(y)) if errors is None else errors.order
         self.columns = np.column_stack([y[order], x[order]])
 

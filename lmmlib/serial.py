@@ -401,16 +401,27 @@ class ErrorSearch:
     edges: list
 
 
-#: the guard against a second minimum: 5 values of phi, evenly spread in its free coordinate over a
-#: third of its range (AR(1): -0.96, -0.76, 0, 0.76, 0.96; CAR(1): 0.02, 0.12, 0.5, 0.88, 0.98)
+#: the guard against a second minimum: 3 values of phi, the middle and the ends of the middle third of phi's range
+#: in its free coordinate (AR(1): -0.96, 0, 0.96; CAR(1): 0.02, 0.5, 0.98; the interior points of the
+#: 7-point grid over the whole range that the search over phi alone used to start from)
 GRID_POINTS = 3
 #: ... where theta is profiled to a derivative of at most this (the deviance then within about 1e-5 of
 #: its minimum over theta, plenty to compare the points)
 GRID_TOLERANCE = 1e-2
 #: steps of the finite differences in a free coordinate: forward in the search, central in the check
 SEARCH_STEP, CHECK_STEP = 1e-6, 1e-4
-#: the searches stop when no derivative of the deviance (that a bound does not hold) exceeds this
-SEARCH_TOLERANCE = 1e-5
+#: the searches stop when no derivative of the deviance (that a bound does not hold) exceeds this, for up
+#: to 10,000 rows; beyond, it grows with the rows, as the rounding noise of the deviance does (as the
+#: engine's :func:`lmmlib.engine.gradient_tolerance`)
+SEARCH_TOLERANCE = 1e-4
+#: ... or when a step lowers the function by less than this fraction of it (the rounding noise of a
+#: deviance: where the differences in the free coordinates are noise, no tolerance on them can be met)
+ROUNDING = 1e-13
+
+
+def scaled_tolerance(tolerance: float, criterion) -> float:
+    """*tolerance* for a deviance summed over *criterion*'s ``n_obs`` rows."""
+    return tolerance * max(1.0, criterion.n_obs / 1e4)
 
 
 def minimize_errors(criterion, errors: ErrorStructure, start: tuple[np.ndarray, np.ndarray] | None = None,
@@ -418,8 +429,9 @@ def minimize_errors(criterion, errors: ErrorStructure, start: tuple[np.ndarray, 
     """Minimise *criterion*'s deviance jointly over theta and the free error parameters of *errors*
     (those not listed in *fixed*, which keep their value at *start*).
 
-    *criterion* gives ``joint(theta, free)``, the deviance and its analytic gradient in theta, and
-    ``value(theta, free)``, with ``theta_start`` (for a marginal model theta is empty).  A
+    *criterion* gives ``joint(theta, free)``, the deviance and its analytic gradient in theta,
+    ``value(theta, free)`` and ``away_from_zero_columns(theta)``, with ``theta_start`` (for a
+    marginal model theta is empty) and ``n_obs`` (the tolerances grow with it).  A
     quasi-Newton search (:func:`projected_bfgs`) moves theta and the free parameters together, with
     the derivatives in the free coordinates by forward differences, within the free parameters'
     ranges (theta has no bounds: flipping a column of Lambda changes nothing).  It starts from
@@ -453,7 +465,8 @@ def minimize_errors(criterion, errors: ErrorStructure, start: tuple[np.ndarray, 
         curvature = np.block([[curvature, np.zeros((n_theta, len(moving)))],
                               [np.zeros((len(moving), n_theta)), np.eye(len(moving)) * curvature.max()]])
     bounds = [(None, None)] * n_theta + [ranges[k] for k in moving]
-    x, deviance, curvature = projected_bfgs(value_and_gradient, np.r_[theta, free[moving]], bounds, curvature)
+    x, deviance, curvature = projected_bfgs(value_and_gradient, np.r_[theta, free[moving]], bounds, curvature,
+                                            scaled_tolerance(SEARCH_TOLERANCE, criterion))
     theta, free = unpacked(x)
     edges = [None] * errors.size
     for k in moving:
@@ -495,10 +508,12 @@ def _shifted(criterion, theta: np.ndarray, free: np.ndarray, k: int, step: float
 
 def profile_theta(criterion, free: np.ndarray, theta: np.ndarray, curvature: np.ndarray | None = None,
                   tolerance: float = SEARCH_TOLERANCE):
-    """The deviance at *free* minimised over theta from *theta* (:func:`projected_bfgs`, starting
-    with the inverse Hessian *curvature* when given): (deviance, theta, the final inverse Hessian)."""
+    """The deviance at *free* minimised over theta from *theta* (:func:`projected_bfgs` to *tolerance*,
+    scaled by :func:`scaled_tolerance`, starting with the inverse Hessian *curvature* when given):
+    (deviance, theta, the final inverse Hessian)."""
     x, value, curvature = projected_bfgs(lambda t: criterion.joint(t, free), criterion.away_from_zero_columns(theta),
-                                         [(None, None)] * len(theta), curvature, tolerance)
+                                         [(None, None)] * len(theta), curvature,
+                                         scaled_tolerance(tolerance, criterion))
     return value, x, curvature
 
 
@@ -508,7 +523,8 @@ def projected_bfgs(value_and_gradient, x: np.ndarray, bounds: list, h: np.ndarra
     BFGS on the coordinates that no bound holds, each step projected onto the box, with Armijo's
     backtracking (as :func:`lmmlib.engine.bfgs`), from the inverse Hessian *h* (or a scaled identity).
     A coordinate on a bound whose derivative pushes outwards stays there.  Stops when no other
-    derivative exceeds *tolerance*, or when no step lowers the function.  Returns the
+    derivative exceeds *tolerance*, or when no step lowers the function by more than its rounding
+    (:data:`ROUNDING`).  Returns the
     point, the function's value there and the last inverse Hessian (None if never updated).
 
     >>> x, value, _ = projected_bfgs(lambda x: (float((x - 2) @ (x - 2)), 2 * (x - 2)), np.zeros(2),
@@ -553,7 +569,10 @@ def projected_bfgs(value_and_gradient, x: np.ndarray, bounds: list, h: np.ndarra
                     h = identity * sy / (y @ y)
                 v = identity - np.outer(s, y) / sy
                 h = v @ h @ v.T + np.outer(s, s) / sy
+            settled = value - trial_value <= ROUNDING * abs(value)
             x, value, gradient = trial, trial_value, trial_gradient
+            if settled:
+                break
     return x, value, h
 
 
@@ -592,7 +611,7 @@ class MixedCriterion:
     def __init__(self, model, reml: bool) -> None:
         from .engine import identity_theta
 
-        self.model, self.reml = model, reml
+        self.model, self.reml, self.n_obs = model, reml, model.n_obs
         self.blocks = model.cross_products.structure
         self.theta_start = identity_theta(self.blocks)
         self._last = (None, None)

@@ -430,7 +430,7 @@ def test_the_search_is_guarded_against_a_second_minimum_in_phi():
     from lmmlib.serial import ErrorStructure, minimize_errors
 
     class TwoMinima:
-        theta_start = np.empty(0)
+        theta_start, n_obs = np.empty(0), 100
 
         @staticmethod
         def value(theta, free):
