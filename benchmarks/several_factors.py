@@ -76,7 +76,14 @@ for (reml in c(TRUE, FALSE)) {
 
 
 def peak_memory_mb() -> float:
-    """Peak resident memory of this process so far, in MB (ru_maxrss is in KiB on Linux)."""
+    """Peak resident memory of this process so far, in MB: VmHWM of /proc/self/status, which starts
+    afresh with the program (Linux's ru_maxrss keeps the parent's peak at the fork, so a child
+    started after the InstEval fits would report theirs); ru_maxrss where /proc is missing."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / 1e6
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 

@@ -170,11 +170,28 @@ def resolved(value: float, floor: float = 1e-6) -> str:
     return f"< {floor:.0e}" if abs(value) < floor else f"{value:.1e}"
 
 
+def bound(value: float, floor: float = 1e-6) -> str:
+    """*value* as the next step above it of the grid 1, 3, 10, 30, ... times a power of ten
+    ("< 3e-04"), or ``< floor``: a form that the last digits of a computation, which differ
+    between machines, do not change.
+
+    >>> bound(1.6e-4), bound(6.2e-5), bound(2e-9)
+    ('< 3e-04', '< 1e-04', '< 1e-06')
+    """
+    if value < floor:
+        return f"< {floor:.0e}"
+    exponent = int(np.floor(np.log10(value)))
+    mantissa, exponent = (3, exponent) if value < 3 * 10.0 ** exponent else (1, exponent + 1)
+    return f"< {mantissa}e{exponent:+03d}".replace("+", "")
+
+
 def _notes(fit) -> list[str]:
-    """The checks made at the optimum, in words."""
+    """The checks made at the optimum, in words.  A fit with several grouping factors, whose
+    gradient comes from differences, shows it and the predicted Newton gain as bounds."""
     gain = getattr(fit, "newton_gain", np.nan)
-    notes = [f"Optimum: gradient norm {resolved(fit.gradient_norm)} (scaled coordinates)"
-             + (f", Newton step would gain {resolved(gain)} in logLik" if np.isfinite(gain) else "")
+    shown = resolved if np.isnan(gain) else bound
+    notes = [f"Optimum: gradient norm {shown(fit.gradient_norm)} (scaled coordinates)"
+             + ("" if np.isnan(gain) else f", Newton step would gain {bound(gain)} in logLik")
              + ("" if fit.hessian_positive_definite is None else
                 ", Hessian positive definite" if fit.hessian_positive_definite else
                 ", Hessian NOT positive definite")]

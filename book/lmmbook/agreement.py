@@ -354,25 +354,14 @@ ROUNDING = 1e-9
 
 def difference_bound(value: float) -> str:
     """A difference as the next step of the grid 1, 3, 10, 30, ... times a power of ten above
-    it ("< 3e-07"), a form that does not change with the last digits of a computation
-    (machines differ in those); differences below 1e-9 are all "< 1e-09".
+    it ("< 3e-07", :func:`lmmlib.display.bound`), a form that does not change with the last
+    digits of a computation (machines differ in those); differences below 1e-9 are all "< 1e-09".
 
     >>> difference_bound(1.6e-07), difference_bound(2e-14), difference_bound(3.2e-4)
     ('< 3e-07', '< 1e-09', '< 1e-03')
     """
-    if value < ROUNDING:
-        return f"< {ROUNDING:.0e}"
-    exponent = int(np.floor(np.log10(value)))
-    mantissa, exponent = (3, exponent) if value < 3 * 10.0 ** exponent else (1, exponent + 1)
-    return f"< {mantissa}e{exponent:+03d}".replace("+", "")
-
-
-def model_list(width: int = 79) -> str:
-    """The reference models, one per paragraph: the book's name and the formula, wrapped."""
-    import textwrap
-    models = reference_models()
-    return "\n".join(textwrap.fill(f"{models.LABELS[name]}: {formula}", width, subsequent_indent="    ")
-                     for name, (_, formula) in models.MODELS.items())
+    from lmmlib.display import bound
+    return bound(value, ROUNDING)
 
 
 def lme4_default_shortfall(threshold: float = 1e-7) -> pd.DataFrame:
