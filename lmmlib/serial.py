@@ -410,6 +410,9 @@ GRID_POINTS = 3
 GRID_TOLERANCE = 1e-2
 #: steps of the finite differences in a free coordinate: forward in the search, central in the check
 SEARCH_STEP, CHECK_STEP = 1e-6, 1e-4
+#: at most this many quasi-Newton steps with central differences end a search, until no slope exceeds
+#: POLISHED (scaled as the tolerances)
+POLISH_STEPS, POLISHED = 2, 1e-7
 #: the searches stop when no derivative of the deviance (that a bound does not hold) exceeds this, for up
 #: to 10,000 rows; beyond, it grows with the rows, as the rounding noise of the deviance does (as the
 #: engine's :func:`lmmlib.engine.gradient_tolerance`)
@@ -475,17 +478,20 @@ def minimize_errors(criterion, errors: ErrorStructure, start: tuple[np.ndarray, 
             edges[k] = _natural_edge(errors, k, free[k] - low < 1e-3)
     inside = [k for k in moving if edges[k] is None]
     slope = _central_slope(criterion, theta, free, inside, errors.size)
-    if curvature is not None and inside:
-        # forward differences locate the minimum to about 1e-5 in the deviance's slope: one more quasi-Newton
-        # step, with the central differences, takes it to about the precision of those
-        gradient = np.r_[criterion.joint(theta, free)[1], slope[moving]]
-        step = -curvature @ gradient
+    # forward differences locate the minimum to about 1e-5 in the deviance's slope: quasi-Newton steps with
+    # the central differences take it to about the precision of those
+    for _ in range(POLISH_STEPS):
+        if curvature is None or np.max(np.abs(slope), initial=0.0) <= scaled_tolerance(POLISHED, criterion):
+            break
+        step = -curvature @ np.r_[criterion.joint(theta, free)[1], slope[moving]]
         step[n_theta:][[edges[k] is not None for k in moving]] = 0.0
-        polished_theta, polished = unpacked(x + step)
+        polished_theta, polished = unpacked(np.r_[theta, free[moving]] + step)
         value = criterion.value(polished_theta, polished)
-        if value <= deviance:
-            theta, free, deviance = polished_theta, polished, value
-            slope = _central_slope(criterion, theta, free, inside, errors.size)
+        polished_slope = _central_slope(criterion, polished_theta, polished, inside, errors.size)
+        # so close to the minimum the deviance changes within its rounding: the slopes judge the step
+        if value > deviance + ROUNDING * abs(deviance) or np.max(np.abs(polished_slope)) >= np.max(np.abs(slope)):
+            break
+        theta, free, deviance, slope = polished_theta, polished, value, polished_slope
     return ErrorSearch(free, theta, deviance, slope, edges)
 
 
