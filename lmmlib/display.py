@@ -135,6 +135,21 @@ def fit_summary(fit) -> FitSummary:
     return FitSummary(fit)
 
 
+class ShowsSummary:
+    """For fits: ``summary()`` lays the fit out as lme4's ``summary()`` (criteria, random effects,
+    fixed effects, the checks at the optimum), and printing the fit, or a notebook cell that ends
+    with it, shows that summary."""
+
+    def summary(self) -> FitSummary:
+        return fit_summary(self)
+
+    def __repr__(self) -> str:
+        return str(self.summary())
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
 def _random_table(fit) -> pd.DataFrame:
     """Groups, Name, Variance, Std.Dev. and the correlations of each random effect, then the residual."""
     rows, width = [], 0

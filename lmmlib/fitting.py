@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .display import fit_summary
+from .display import ShowsSummary
 from .engine import minimize_deviance, theta_positions
 from .errors import BoundaryWarning, ConvergenceError, ConvergenceWarning, InputError, warn
 from .model_frame import check_method
@@ -57,7 +57,7 @@ class InformationCriteria:
 
 
 @dataclass(frozen=True, repr=False)
-class MixedFit(InformationCriteria):
+class MixedFit(InformationCriteria, ShowsSummary):
     """A fitted linear mixed model: estimates in tidy tables, its checks, and the model it came from.
 
     It displays itself as lme4's ``summary()`` lays a fit out (:meth:`summary`;
@@ -215,16 +215,6 @@ class MixedFit(InformationCriteria):
                  for row, col in self.covariance_pairs if row != col]
         rows.append(("ran_pars", "Residual", "sd__Observation", self.residual_sd, np.nan, np.nan))
         return pd.DataFrame(rows, columns=["effect", "group", "term", "estimate", "se", "z"])
-
-    def summary(self):
-        """The fit laid out as lme4's ``summary()``: criteria, random effects, fixed effects, checks."""
-        return fit_summary(self)
-
-    def __repr__(self) -> str:
-        return str(self.summary())
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
 
     def simulate(self, seed: int):
         """Endless draws of the response from this fit's estimates (see :func:`lmmlib.simulated_responses`)."""

@@ -35,7 +35,7 @@ import scipy.optimize
 import scipy.sparse as sparse
 
 from .blocked import BlockedCrossProducts, Grouping
-from .display import fit_summary
+from .display import ShowsSummary
 from .engine import theta_positions
 from .errors import BoundaryWarning, ConvergenceError, ConvergenceWarning, InputError, NestingWarning, warn
 from .fitting import GRADIENT_TOLERANCE, InformationCriteria, boundary_messages, lme4_theta
@@ -231,7 +231,7 @@ def _labels_restart(frame: pd.DataFrame, outer: str, inner: str) -> tuple[str, b
 
 
 @dataclass(frozen=True, repr=False)
-class MultilevelFit(InformationCriteria):
+class MultilevelFit(InformationCriteria, ShowsSummary):
     """A fitted linear mixed model with several grouping factors.
 
     Attributes
@@ -340,16 +340,6 @@ class MultilevelFit(InformationCriteria):
                               if other != "Residual" and set(other.split(":")) <= set(factor.split(":")))
                   for factor in self.factors}
         return pd.Series({factor: value / total for factor, value in shared.items()}, name="icc")
-
-    def summary(self):
-        """The fit laid out as lme4's ``summary()``."""
-        return fit_summary(self)
-
-    def __repr__(self) -> str:
-        return str(self.summary())
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
 
 
 def fit_multilevel(model: MultilevelModel, method: str) -> MultilevelFit:
