@@ -1,6 +1,7 @@
 # The two commands a reader needs:
 #   make book   build the HTML book into _build/html and its PDF edition (sets up .venv first if needed)
 #   make test   run every test: the toolkit's and the book's tests, doctests, the chapters' outputs, lint
+#               (on one pytest worker per core, pytest-xdist)
 # Other targets: make check (the quick tier for daily work: toolkit tests without the slow ones, under a
 # minute), make pdf (the PDF edition only, into _build/latex), make slides (the lecture decks
 # of book/decks, with and without the code, and their PDF handouts), make venv
@@ -41,8 +42,9 @@ texlive:
 slides: $(READY)
 	$(BIN)/python book/build_slides.py
 
+# -n auto: one worker per core (pytest-xdist); each worker loads the session fixtures once
 test: $(READY) chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 check: $(READY)
 	$(BIN)/python -m pytest -q -m "not slow" tests/toolkit lmmlib
