@@ -341,22 +341,21 @@ def _fit_serial(model, method: str) -> MixedFit:
     theta and the error parameters (:func:`lmmlib.serial.minimize_errors`), and the fit at their
     estimates is checked as any other, plus the derivative in each error parameter (or the
     parameter on the edge of its range, reported as a boundary)."""
-    from .serial import MixedCriterion, minimize_errors
+    from .serial import MixedCriterion, minimize_errors, unsettled
 
-    errors = model.errors
-    search = minimize_errors(MixedCriterion(model, method == "REML"), errors)
-    _serial_boundary(search, errors, method, model.formula.text)
+    errors, criterion = model.errors, MixedCriterion(model, method == "REML")
+    search = minimize_errors(criterion, errors)
+    _serial_boundary(search, errors, unsettled(search, criterion, GRADIENT_TOLERANCE), method, model.formula.text)
     cp, logdet = model.cross_products_at(search.free)
     return _fit_at(model, method, cp, logdet, *errors.estimates(search.free, search.edges))
 
 
-def _serial_boundary(search, errors, method: str, text: str) -> None:
-    """Warn of each error parameter at the edge of its range; an error if one inside its range has a
-    derivative of the log-likelihood (the deviance minimised over theta) beyond the tolerance."""
+def _serial_boundary(search, errors, steep: np.ndarray, method: str, text: str) -> None:
+    """Warn of each error parameter at the edge of its range; an error if one inside its range is *steep*:
+    its derivative of the log-likelihood (the deviance minimised over theta) is beyond the tolerance."""
     for estimate in errors.estimates(search.free, search.edges):
         if estimate is not None and estimate.boundary:
             warn(f"{method} fit of {text}: {estimate.boundary}", BoundaryWarning)
-    steep = np.abs(search.slope) / 2 > GRADIENT_TOLERANCE
     if steep.any():
         names = [name for name, bad in zip(errors.names, steep) if bad]
         raise ConvergenceError(f"the {method} fit of {text} with errors {errors.label} did not reach an optimum in "

@@ -33,7 +33,7 @@ from .display import fixed_decimals
 from .errors import ConvergenceError, InputError
 from .fitting import GRADIENT_TOLERANCE, InformationCriteria
 from .model_frame import check_method, regression_matrices
-from .serial import ErrorStructure, SerialEstimate, VarianceEstimate, minimize_errors
+from .serial import ErrorStructure, SerialEstimate, VarianceEstimate, minimize_errors, unsettled
 
 
 @dataclass(frozen=True, repr=False)
@@ -143,7 +143,7 @@ def fit_gls(data: pd.DataFrame, formula: str, group: str | None = None, correlat
     serial, variances, free = None, None, None
     if errors is not None:
         search = minimize_errors(criterion, errors)
-        steep = np.abs(search.slope) / 2 > GRADIENT_TOLERANCE
+        steep = unsettled(search, criterion, GRADIENT_TOLERANCE)
         if steep.any():
             raise ConvergenceError(f"fit_gls: the error parameters did not reach an optimum (derivatives "
                                    f"{np.round(search.slope[steep] / 2, 4).tolist()} of the log-likelihood)")

@@ -495,6 +495,13 @@ def minimize_errors(criterion, errors: ErrorStructure, start: tuple[np.ndarray, 
     return ErrorSearch(free, theta, deviance, slope, edges)
 
 
+def unsettled(search: ErrorSearch, criterion, tolerance: float) -> np.ndarray:
+    """For each free parameter: whether the derivative of the log-likelihood (half the deviance's) there
+    exceeds *tolerance*, scaled with the rows as the searches' tolerances are (:func:`scaled_tolerance`:
+    the differences that measure it carry the rounding noise of a deviance summed over the rows)."""
+    return np.abs(search.slope) / 2 > scaled_tolerance(tolerance, criterion)
+
+
 def _central_slope(criterion, theta: np.ndarray, free: np.ndarray, coordinates: list[int], size: int) -> np.ndarray:
     """The derivative of the deviance in each free coordinate of *coordinates* (central differences; 0
     for the others)."""
