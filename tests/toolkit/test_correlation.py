@@ -451,3 +451,25 @@ def test_the_search_is_guarded_against_a_second_minimum_in_phi():
     assert guarded.free[0] == pytest.approx(1.8, abs=0.05) and alone.free[0] == pytest.approx(-0.5, abs=0.05)
     assert guarded.deviance < alone.deviance - 0.3
     assert abs(guarded.slope[0]) < 1e-3
+
+
+def test_the_interval_of_phi_minimises_over_the_ratios_of_sds_too():
+    """CAR(1) errors and a variance by Sex: at each end of phi's interval, the deviance minimised over
+    the ratio of SDs (a scalar search here) and over theta (by the engine) has risen by the quantile."""
+    from scipy import optimize, stats
+
+    fit = lmmlib.fit_mixed(orthodont(), "distance ~ age + Sex + (1 | Subject)", correlation=CAR1("age"),
+                           variance=VarIdent("Sex"))
+    interval = lmmlib.phi_interval(fit)
+    assert interval["lower"] == 0.0 < fit.correlation.phi < interval["upper"] < 1     # phi = 0 is not rejected
+    model = fit.model
+
+    def deviance(phi: float, log_delta: float) -> float:
+        cp, logdet = model.cross_products_at(np.array([CAR1.free(phi), log_delta]))
+        return lmmlib.engine.minimize_deviance(cp, reml=True).evaluation.deviance + logdet
+
+    rises = {end: optimize.minimize_scalar(lambda u, phi=interval[end]: deviance(phi, u), bounds=(-1.0, 2.0),
+                                           method="bounded", options={"xatol": 1e-8}).fun + 2 * fit.loglik
+             for end in ("lower", "upper")}
+    assert 0 < rises["lower"] < stats.chi2.ppf(0.95, 1)
+    assert rises["upper"] == pytest.approx(stats.chi2.ppf(0.95, 1), abs=1e-5)
