@@ -4,7 +4,7 @@ random effects with their conditional standard deviations.
 Residuals come in two kinds and two scales:
 
 - ``conditional``: y - X beta_hat - Z b_hat, the level-1 errors as the fit estimates them;
-  ``standardized`` divides them by sigma_hat;
+  ``standardized`` divides them by sigma_hat (times the row's ratio of SDs with a variance by stratum);
 - ``marginal``: y - X beta_hat, which still contain the group's random effects and are
   correlated within groups; ``standardized`` multiplies each group's by the inverse of the
   Cholesky factor of its V_i = Z_i Psi Z_i' + sigma^2 I, which makes them independent
@@ -33,6 +33,16 @@ from .fitting import MixedFit
 KINDS, SCALES = ("conditional", "marginal"), ("raw", "standardized")
 
 
+def _row_ratios(fit: MixedFit) -> np.ndarray:
+    """Each row's ratio of its residual SD to sigma: the variance-by-stratum ratios, or 1."""
+    errors = getattr(fit.model, "errors", None)
+    if getattr(fit, "variance", None) is None or errors is None:
+        return np.ones(len(fit.residuals))
+    ratios = np.empty(len(fit.residuals))
+    ratios[errors.order] = fit.variance.ratios.to_numpy()[errors.strata]
+    return ratios
+
+
 def residuals(fit: MixedFit, kind: str = "conditional", scale: str = "raw") -> pd.Series:
     """The residuals of *fit*, one per row it used (indexed like those rows); see the module."""
     if kind == "marginal" and scale == "standardized":
@@ -43,7 +53,7 @@ def residuals(fit: MixedFit, kind: str = "conditional", scale: str = "raw") -> p
         raise InputError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
     if kind == "conditional":
         raw = fit.residuals
-        return raw / fit.residual_sd if scale == "standardized" else raw
+        return raw / (fit.residual_sd * _row_ratios(fit)) if scale == "standardized" else raw
     design = fit.model.design
     raw = design.y - design.x @ fit.fixed["estimate"].to_numpy()
     if scale == "raw":

@@ -81,6 +81,15 @@ def require_group_sizes(data: pd.DataFrame, group: str, min_rows: int, what: str
         )
 
 
+def require_one_grouping_factor(fit, what: str) -> None:
+    """Raise InputError when *fit* has several grouping factors, which *what* does not handle yet."""
+    factors = getattr(fit, "factors", ())
+    if len(factors) > 1:
+        raise InputError(f"{what} handles models with one grouping factor; this fit has {len(factors)} "
+                         f"({', '.join(factors)}). Use the fit's own estimates and likelihood-ratio tests between "
+                         "ML fits (lmmlib.likelihood_ratio_test)")
+
+
 def require_single_factor_independent_errors(fit, what: str) -> None:
     """Raise InputError when *fit* has several grouping factors, serially correlated errors or a
     variance by stratum, which *what* does not handle yet.
@@ -89,11 +98,7 @@ def require_single_factor_independent_errors(fit, what: str) -> None:
     silently treat the errors as independent with one variance (:mod:`lmmlib.serial`); they refuse
     instead.
     """
-    factors = getattr(fit, "factors", ())
-    if len(factors) > 1:
-        raise InputError(f"{what} handles models with one grouping factor; this fit has {len(factors)} "
-                         f"({', '.join(factors)}). Use the fit's own estimates and likelihood-ratio tests between "
-                         "ML fits (lmmlib.likelihood_ratio_test)")
+    require_one_grouping_factor(fit, what)
     structures = [estimate.structure.label for estimate in (getattr(fit, "correlation", None),
                                                              getattr(fit, "variance", None)) if estimate is not None]
     if structures:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .checks import require_single_factor_independent_errors
 from .errors import InputError, LmmlibWarning, warn
 from .fitting import MixedFit
 
@@ -164,6 +165,7 @@ def variance_reduction(fit: MixedFit, baseline: MixedFit) -> pd.DataFrame:
 def _check_pair(fit: MixedFit, baseline: MixedFit, caller: str) -> None:
     """Refuse two fits that cannot be compared: not fits, other methods, or other data."""
     for role, candidate in (("fit", fit), ("baseline", baseline)):
+        require_single_factor_independent_errors(candidate, caller)
         if not isinstance(candidate, MixedFit):
             raise InputError(f"{caller}: the {role} must be a fit of lmmlib.fit_mixed, not "
                              f"{type(candidate).__name__}")

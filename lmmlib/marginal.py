@@ -16,19 +16,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .checks import require_columns, require_frame
+from .checks import require_columns, require_frame, require_one_grouping_factor
+from .errors import InputError
 from .fitting import MixedFit
 
 
 def fixed_design(fit: MixedFit, rows: pd.DataFrame) -> pd.DataFrame:
     """X, the fixed-effects regressors of *fit* for *rows* (columns: the fit's fixed terms)."""
     require_frame(rows, "fixed_design")
+    require_one_grouping_factor(fit, "fixed_design")
     return fit.model.fixed_matrix(rows)
 
 
 def random_design(fit: MixedFit, rows: pd.DataFrame) -> pd.DataFrame:
     """Z, the random-effects regressors of *fit* for *rows* (columns: the fit's random terms)."""
     require_frame(rows, "random_design")
+    require_one_grouping_factor(fit, "random_design")
     return fit.model.random_matrix(rows)
 
 
@@ -45,12 +48,15 @@ def marginal_covariance(fit: MixedFit, rows: pd.DataFrame) -> pd.DataFrame:
 
     R = I for independent errors; for serially correlated errors (:mod:`lmmlib.serial`)
     R has phi^|lag|, the lags being the differences of the rows' times (``CAR1``) or of
-    their positions (``AR1``: the rows are consecutive occasions).  For two rows in
+    their positions (``AR1``: the rows are consecutive occasions); with a variance by stratum
+    (``VarIdent``) sigma^2 R becomes sigma^2 S R S, S holding each row's ratio of SDs.  For two rows in
     different groups the model's covariance is zero; pass the rows of a single group to
     get that group's V_i (its correlation matrix: ``lmmlib.marginal_correlation``).
     """
     zm = random_design(fit, rows).to_numpy()
-    v = zm @ fit.random_cov.to_numpy() @ zm.T + fit.residual_sd ** 2 * _error_correlation(fit, rows)
+    scale = _error_scale(fit, rows)
+    errors = fit.residual_sd ** 2 * scale[:, None] * _error_correlation(fit, rows) * scale[None, :]
+    v = zm @ fit.random_cov.to_numpy() @ zm.T + errors
     return pd.DataFrame(v, index=rows.index, columns=rows.index)
 
 
@@ -83,9 +89,25 @@ def _error_correlation(fit: MixedFit, rows: pd.DataFrame) -> np.ndarray:
     return serial.phi ** np.abs(where[:, None] - where[None, :])
 
 
+def _error_scale(fit: MixedFit, rows: pd.DataFrame) -> np.ndarray:
+    """Each row's ratio of its residual SD to the reference stratum's: 1 without a variance by stratum."""
+    variance = getattr(fit, "variance", None)
+    if variance is None:
+        return np.ones(len(rows))
+    stratum = variance.structure.stratum
+    require_columns(rows, [stratum], "the covariance of errors with a variance by stratum")
+    ratios = rows[stratum].map(variance.ratios)
+    if ratios.isna().any():
+        unknown = sorted(set(rows.loc[ratios.isna(), stratum].astype(str)))
+        raise InputError(f"the rows have {stratum!r} values the fit did not estimate a variance for: {unknown}; "
+                         f"the fit's strata are {list(variance.ratios.index)}")
+    return ratios.to_numpy(dtype=float)
+
+
 def marginal_variance(fit: MixedFit, rows: pd.DataFrame) -> pd.Series:
-    """Var(y) = z' Psi z + sigma^2 for each row: how the composite error's variance depends on z
-    (serially correlated errors do not change it: R has ones on its diagonal).
+    """Var(y) = z' Psi z + sigma^2 delta^2 for each row: how the composite error's variance depends on
+    z (serially correlated errors do not change it: R has ones on its diagonal; delta is the row's
+    ratio of SDs with a variance by stratum, 1 otherwise).
 
     >>> import lmmlib, pandas as pd
     >>> fit = lmmlib.fit_mixed(lmmlib.examples.two_level_data(), "y ~ x + (1 | group)")
@@ -94,7 +116,8 @@ def marginal_variance(fit: MixedFit, rows: pd.DataFrame) -> pd.Series:
     True
     """
     zm = random_design(fit, rows).to_numpy()
-    values = np.einsum("ij,jk,ik->i", zm, fit.random_cov.to_numpy(), zm) + fit.residual_sd ** 2
+    values = (np.einsum("ij,jk,ik->i", zm, fit.random_cov.to_numpy(), zm)
+              + (fit.residual_sd * _error_scale(fit, rows)) ** 2)
     return pd.Series(values, index=rows.index, name="variance")
 
 

@@ -473,3 +473,23 @@ def test_the_interval_of_phi_minimises_over_the_ratios_of_sds_too():
              for end in ("lower", "upper")}
     assert 0 < rises["lower"] < stats.chi2.ppf(0.95, 1)
     assert rises["upper"] == pytest.approx(stats.chi2.ppf(0.95, 1), abs=1e-5)
+
+
+def test_marginal_covariance_and_standardized_residuals_use_the_variance_by_stratum():
+    """V_i = Z Psi Z' + sigma^2 S R S, and conditional residuals divided by sigma times the row's ratio."""
+    data = orthodont()
+    fit = lmmlib.fit_mixed(data, "distance ~ age + Sex + (1 | Subject)", correlation=CAR1("age"),
+                           variance=lmmlib.VarIdent("Sex"))
+    ratios = fit.variance.ratios
+    boy = data[data["Subject"] == data.loc[data["Sex"] == "Male", "Subject"].iloc[0]]
+    psi, sigma, phi = float(fit.random_cov.iloc[0, 0]), fit.residual_sd, fit.correlation.phi
+    lags = np.abs(boy["age"].to_numpy()[:, None] - boy["age"].to_numpy()[None, :])
+    expected = psi + (sigma * ratios["Male"]) ** 2 * phi ** lags
+    np.testing.assert_allclose(lmmlib.marginal_covariance(fit, boy).to_numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(lmmlib.marginal_variance(fit, boy).to_numpy(), np.diag(expected), rtol=1e-12)
+    standardized = lmmlib.residuals(fit, "conditional", "standardized")
+    scale = sigma * data.loc[fit.residuals.index, "Sex"].map(ratios)
+    np.testing.assert_allclose(standardized.to_numpy(), (fit.residuals / scale).to_numpy(), rtol=1e-12)
+    assert ratios["Male"] != pytest.approx(1.0, abs=0.05)
+    with pytest.raises(lmmlib.InputError, match="did not estimate a variance for"):
+        lmmlib.marginal_variance(fit, boy.assign(Sex="Other"))

@@ -241,3 +241,11 @@ def test_intraclass_correlations_of_crossed_and_nested_factors(penicillin, paste
     assert icc["batch:cask"] == pytest.approx((v["batch"] + v["batch:cask"]) / v.sum())
     with pytest.raises(InputError, match="one random intercept per grouping factor"):
         lmmlib.fit_mixed(egsingle_part, "math ~ year + (year | schoolid/childid)").intraclass_correlations()
+
+
+def test_marginal_functions_and_explained_variance_refuse_several_factors(penicillin):
+    fit = lmmlib.fit_mixed(penicillin, "diameter ~ 1 + (1 | plate) + (1 | sample)", crossed=True)
+    with pytest.raises(InputError, match="one grouping factor"):
+        lmmlib.marginal_covariance(fit, penicillin.head(3))
+    with pytest.raises(InputError, match="one grouping factor"):
+        lmmlib.explained_variance(fit, fit)
