@@ -64,8 +64,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep-cache", action="store_true", help="reuse the executed notebooks of the last build")
     parser.add_argument("--pdf", action="store_true", help="build the PDF edition (after the HTML book, if built)")
-    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
-                        help="chapters executed at once (default: the number of cores)")
+    parser.add_argument("--jobs", type=int, default=cores(), help="chapters executed at once (default: the cores)")
     arguments = parser.parse_args(argv)
     if arguments.pdf:
         return build_pdf()
@@ -92,6 +91,13 @@ def main(argv=None) -> int:
         removed = strip_solutions(BUILD / "html" / "_sources")
         print(f"Solutions removed from the {removed} downloadable notebooks that have exercises")
     return returncode
+
+
+def cores() -> int:
+    """The cores this process may run on (all of the machine's where that cannot be asked)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def execute_chapters(jobs: int) -> bool:
