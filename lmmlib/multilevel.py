@@ -414,13 +414,17 @@ DIFFERENCE_STEP = 1e-5
 
 #: Largest accepted gain in log-likelihood that a Newton step from the optimum predicts (see minimize_blocked).
 NEWTON_GAIN_TOLERANCE = 1e-6
+#: Newton steps with the finite-difference Hessian that end every search (each kept only if it lowers the
+#: deviance): they take theta from the derivative-free optimizer's precision (about 1e-6) to the deviance's
+NEWTON_STEPS = 2
 
 
 def minimize_blocked(cp: BlockedCrossProducts, reml: bool) -> BlockedSearch:
     """Minimise the deviance over the internal theta, its diagonal bounded below by 0, as lme4 does
     with BOBYQA: by COBYQA (scipy's derivative-free trust-region method from Powell's family), then,
-    if the gradient there is not small, by L-BFGS-B with central-difference gradients, and by a Newton
-    step with the finite-difference Hessian of the parameters off their bounds.
+    if the gradient there is not small, by L-BFGS-B with central-difference gradients, and at the
+    end by up to ``NEWTON_STEPS`` Newton steps with the finite-difference Hessian of the parameters
+    off their bounds.
 
     The optimum is accepted when the projected gradient of the log-likelihood is below
     ``GRADIENT_TOLERANCE`` or when the gain in log-likelihood that a Newton step predicts,
@@ -447,7 +451,7 @@ def minimize_blocked(cp: BlockedCrossProducts, reml: bool) -> BlockedSearch:
     g = gradient(theta)
     norm = _projected_norm(g, theta, lower)
     attempts.append(("COBYQA", -best / 2, result.nfev, norm / 2))
-    if norm / 2 > GRADIENT_TOLERANCE / 10:
+    if norm / 2 > GRADIENT_TOLERANCE:
         polish = scipy.optimize.minimize(deviance, theta, jac=gradient, method="L-BFGS-B", bounds=bounds,
                                          options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 1000})
         if polish.fun < best:
@@ -459,16 +463,20 @@ def minimize_blocked(cp: BlockedCrossProducts, reml: bool) -> BlockedSearch:
     hessian = _forward_hessian(deviance, theta, free)
     positive = bool(np.all(np.linalg.eigvalsh(hessian) > 0)) if free.any() else True
     gain = np.inf
-    if positive and free.any():
+    for _ in range(NEWTON_STEPS if positive and free.any() else 0):
         step = np.zeros_like(theta)
         step[free] = np.linalg.solve(hessian, g[free])
         gain = float(g[free] @ step[free]) / 4                       # in log-likelihood units
         trial = np.maximum(theta - step, lower)
-        if norm / 2 > GRADIENT_TOLERANCE and deviance(trial) < best:
-            theta, best = trial, deviance(trial)
-            g = gradient(theta)
-            norm = _projected_norm(g, theta, lower)
-            attempts.append(("Newton step", -best / 2, 1 + 2 * len(theta), norm / 2))
+        value = deviance(trial)
+        if not value < best:
+            break
+        theta, best = trial, value
+        g = gradient(theta)
+        norm = _projected_norm(g, theta, lower)
+        attempts.append(("Newton step", -best / 2, 1 + 2 * len(theta), norm / 2))
+    if positive and free.any():
+        gain = float(g[free] @ np.linalg.solve(hessian, g[free])) / 4
     table = pd.DataFrame(attempts, columns=["optimizer", "loglik", "evaluations", "gradient norm"])
     hessian_pd = positive if free.all() else None
     return BlockedSearch(theta, best, norm / 2, gain, hessian_pd, table)

@@ -270,7 +270,8 @@ NUMBERS_COMPARED = {"fixef", "fixef_se", "theta", "sd", "cor", "mode", "mode_sd"
 def multilevel_comparison() -> pd.DataFrame:
     """The estimates of the same models against lme4: fixed effects and their SEs, sigma, theta, the
     SDs and correlations of the random effects, and the conditional modes (relative to the SD of
-    that effect) with their conditional SDs, per grouping factor."""
+    that effect) with their conditional SDs, per grouping factor.  theta (ratios of SDs to sigma)
+    and the correlations are compared absolutely, the others relatively."""
     models = reference_models()
     rename = models.MULTILEVEL_NAMES
 
@@ -297,7 +298,7 @@ def multilevel_comparison() -> pd.DataFrame:
                 factor, rest = next((factors[f][0], name[len(f) + 1:]) for f in sorted(factors, key=len, reverse=True)
                                     if name.startswith(f + "."))
                 ours = theta[f"{factor}.{rest}"]
-                records.append((model, method, f"theta {name}", value, ours, abs(value) < 1e-6))
+                records.append((model, method, f"theta {name}", value, ours, True))   # ratios to sigma
             elif kind == "sd" and not name.startswith("Residual"):
                 factor, name_effect = name.split("|")
                 cov = covariances[factors[factor][0]]
@@ -389,13 +390,24 @@ def multilevel_by_model(comparisons: dict[str, pd.DataFrame]) -> pd.DataFrame:
                          "largest": estimates["largest"], "within": loglik["within"] & estimates["within"]})
 
 
+def model_list(width: int = 79) -> str:
+    """The reference models, one per paragraph: the book's name and the formula, wrapped."""
+    models = reference_models()
+    return _listed(models.LABELS, models.MODELS, width)
+
+
 def multilevel_model_list(width: int = 79) -> str:
     """The reference models with several grouping factors (and the one-factor models they are
     tested against), one per paragraph: the book's name and the formula, wrapped."""
-    import textwrap
     models = reference_models()
-    return "\n".join(textwrap.fill(f"{models.MULTILEVEL_LABELS[name]}: {formula}", width, subsequent_indent="    ")
-                     for name, (_, formula) in models.MULTILEVEL_MODELS.items() if name != "insteval")
+    return _listed(models.MULTILEVEL_LABELS, {name: model for name, model in models.MULTILEVEL_MODELS.items()
+                                              if name != "insteval"}, width)
+
+
+def _listed(labels: dict, models: dict, width: int) -> str:
+    import textwrap
+    return "\n".join(textwrap.fill(f"{labels[name]}: {formula}", width, subsequent_indent="    ")
+                     for name, (_, formula) in models.items())
 
 
 def agreement_by_model(table: pd.DataFrame) -> pd.DataFrame:

@@ -4,8 +4,8 @@
 Pastes (nested, and the casks wrongly crossed with batches), Penicillin (crossed), egsingle (three
 levels: years within children within schools) and ScotsSec (primary crossed with secondary
 school), with the one-factor models they are tested against, by REML and ML: the log-likelihood
-within 1e-6 of lme4's best of four optimizer runs; fixed effects, their SEs, sigma, theta and the
-SDs of the random effects within 1e-4 relative, correlations 1e-4 absolute; the conditional modes
+within 1e-6 of lme4's best of four optimizer runs; fixed effects, their SEs, sigma and the SDs of
+the random effects within 1e-4 relative, theta (ratios to sigma) and correlations 1e-4 absolute; the conditional modes
 within 1e-4 of the SD of their effect and their conditional SDs 1e-4 relative.  These are the
 comparisons of the book's appendix "Agreement with R".  InstEval is compared in
 benchmarks/several_factors.py.
