@@ -117,8 +117,9 @@ def likelihood_ratio_test(larger: MixedFit, smaller: MixedFit) -> LikelihoodRati
     qualified = len(larger.random_components) > 1 or len(smaller.random_components) > 1
     covariance_large = covariance_parameter_names(larger, qualified)
     covariance_small = covariance_parameter_names(smaller, qualified)
-    random_large, random_small = (sorted(name for name in names if name.startswith("var("))
-                                  for names in (covariance_large, covariance_small))
+    random_large, random_small = (sorted(f"{name} | {group}" if qualified else name
+                                         for group, cov, _ in fit.random_components for name in cov.index)
+                                  for fit in (larger, smaller))
     if larger.method == "REML" and fixed_large != fixed_small:
         problems.append("REML likelihoods of models with different fixed effects cannot be compared "
                         f"({sorted(fixed_large)} vs {sorted(fixed_small)}); refit both by ML")
