@@ -21,8 +21,8 @@ CHAPTER_TARGET = 30
 STEPS = {
     "python -m lmmbook reproduce (every published table)": ([str(BIN / "python"), "-m", "lmmbook", "reproduce"], 60),
     "book build (clean _build, every chapter executed once)": ([str(BIN / "python"), "book/build_book.py"], 180),
-    "test suite (every test; chapters compared with the build's execution)": (
-        [str(BIN / "python"), "-m", "pytest", "-q"], 300),
+    "test suite (every test, one worker per core as make test runs it)": (
+        [str(BIN / "python"), "-m", "pytest", "-q", "-n", "auto"], 300),
     "quick tier (make check: toolkit tests without the slow ones)": (
         [str(BIN / "python"), "-m", "pytest", "-q", "-m", "not slow", "tests/toolkit", "lmmlib"], 60),
 }
