@@ -9,7 +9,7 @@ penalised least-squares problem of Bates et al. (2015) needs the Cholesky factor
 
 and of the matrix bordered by [X y].  lme4 factors A with a general sparse Cholesky (CHOLMOD).
 This module uses the block structure instead, as MixedModels.jl does: the factors are ordered by
-their number of random effects m_k q_k, largest first, and
+their number of levels, most first (lme4's order of its terms), and
 
 * the first factor's diagonal block Lambda_1'Z_1'Z_1 Lambda_1 + I is block diagonal (a row
   belongs to one level), so its Cholesky factor L_1 is one q_1 x q_1 factor per level;
@@ -212,7 +212,7 @@ class SchurPattern:
 class BlockedCrossProducts:
     """The cross-products of y, X and the Z of every factor, computed once, ordered for the blocked factor.
 
-    ``factors`` are the groupings largest first (by m q); the first is factor 1 of the
+    ``factors`` are the groupings with the most levels first; the first is factor 1 of the
     module's description, the others together form the remainder.  ``nested`` is True when
     the remainder is one factor in which the first is nested (each level of the first meets
     one level of the second), so that the remainder's block stays block diagonal and is kept

@@ -11,7 +11,8 @@ and checks the optimum as the one-factor fits are checked: the gradient of the l
 in scaled coordinates, the Hessian when no variance is on the boundary, and singular fits.
 
 Before any fit the model is checked for what the data cannot support: a grouping factor with
-one level, a factor with as many levels (or random effects) as observations, and -- the mistake
+one level, a factor with as many levels (or random effects) as observations, a response that the
+fixed and random parts reproduce exactly, and -- the mistake
 lme4's users make most -- a nested factor written as crossed: ``(1 | school) + (1 | class)``
 when class labels restart in every school, so that "class 1" of different schools would share
 one random effect.
