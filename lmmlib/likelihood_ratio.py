@@ -22,6 +22,7 @@ import pandas as pd
 from .display import DisplaysAsTable
 from .errors import InputError
 from .fitting import MixedFit
+from .model_frame import same_partition
 
 
 def mixture_pvalue(g2: float, df: int) -> float:
@@ -177,7 +178,7 @@ def same_data_problems(larger: MixedFit, smaller: MixedFit) -> list[str]:
     for factor in small.random:
         if factor not in big.random:
             return [f"the second model's grouping factor {factor!r} is not in the first's ({list(big.random)})"]
-        if not _same_partition(big.random[factor][0], small.random[factor][0]):
+        if not same_partition(big.random[factor][0], small.random[factor][0]):
             return [f"the fits were not made from the same data: the rows fall into different groups of {factor!r}"]
     pairs = [("fixed", big.x, small.x)] + [(f"random ({factor})", big.random[factor][1], small.random[factor][1])
                                            for factor in small.random]
@@ -206,9 +207,3 @@ def _model_parts(fit) -> _Parts:
                       {factor: (model.codes[factor], model.raw_z[factor]) for factor in model.factors})
     design = model.design
     return _Parts(design.frame.index, design.y, design.x, {model.group: (design.group_codes, design.z)})
-
-
-def _same_partition(first: np.ndarray, second: np.ndarray) -> bool:
-    """Whether two codings of the rows put the same rows together."""
-    pairs = pd.factorize(pd.MultiIndex.from_arrays([first, second]))[1]
-    return len(pairs) == len(np.unique(first)) == len(np.unique(second))

@@ -77,6 +77,18 @@ def model_frame(data: pd.DataFrame, formula: MixedFormula) -> pd.DataFrame:
     return frame
 
 
+def same_partition(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether two codings of the rows put the same rows together (the labels aside).
+
+    >>> same_partition(np.array([0, 0, 1, 2]), np.array([5, 5, 3, 4]))
+    True
+    >>> same_partition(np.array([0, 0, 1]), np.array([0, 1, 1]))
+    False
+    """
+    pairs = len(pd.MultiIndex.from_arrays([first, second]).unique())
+    return pairs == len(np.unique(first)) == len(np.unique(second))
+
+
 def factor_codes(frame: pd.DataFrame, factor: str) -> tuple[np.ndarray, np.ndarray]:
     """The level of each row as 0..m-1 (in order of first appearance) and the m labels, for a
     grouping column or a combination of columns ``a:b`` (labelled ``"a-label:b-label"``, as lme4 does).

@@ -42,7 +42,15 @@ from .errors import BoundaryWarning, ConvergenceError, ConvergenceWarning, Input
 from .fitting import GRADIENT_TOLERANCE, InformationCriteria, boundary_messages, lme4_theta
 from .formula import parse_formula
 from .model import internal_scaling
-from .model_frame import check_method, factor_codes, model_frame, random_columns, require_full_rank, response_and_fixed
+from .model_frame import (
+    check_method,
+    factor_codes,
+    model_frame,
+    random_columns,
+    require_full_rank,
+    response_and_fixed,
+    same_partition,
+)
 
 
 class MultilevelModel:
@@ -96,6 +104,7 @@ class MultilevelModel:
             z, names, blocks = self._random_part(frame, factor)
             _check_size(self.formula.text, factor, len(labels), z.shape[1], n)
             levels[factor] = (codes, labels, z, names, blocks)
+        _check_distinct(self.formula.text, {factor: codes for factor, (codes, *_) in levels.items()})
         if not crossed:
             _check_nesting(frame, self.formula)
         order = sorted(levels, key=lambda factor: -len(levels[factor][1]))     # lme4's order: most levels first
@@ -172,6 +181,18 @@ def _check_size(text: str, factor: str, levels: int, q: int, n: int) -> None:
         raise InputError(f"{text!r}: {n} observations for {levels * q} random effects of {factor!r} ({q} per "
                          "level); the random effects and the residual cannot be told apart: simplify the "
                          f"random part of {factor!r}")
+
+
+def _check_distinct(text: str, codes: dict[str, np.ndarray]) -> None:
+    """Refuse two grouping factors that group the rows alike (as school and school:class when every
+    school has one class): the likelihood depends only on the sum of their variances."""
+    factors = list(codes)
+    for k, one in enumerate(factors):
+        for other in factors[k + 1:]:
+            if same_partition(codes[one], codes[other]):
+                raise InputError(f"{text!r}: the grouping factors {one!r} and {other!r} put the same rows together "
+                                 "(as classes within schools do when every school has one class), so their "
+                                 "variances cannot be told apart, only their sum; keep one of the two terms")
 
 
 def _check_nesting(frame: pd.DataFrame, formula) -> None:

@@ -249,3 +249,13 @@ def test_marginal_functions_and_explained_variance_refuse_several_factors(penici
         lmmlib.marginal_covariance(fit, penicillin.head(3))
     with pytest.raises(InputError, match="one grouping factor"):
         lmmlib.explained_variance(fit, fit)
+
+
+def test_two_factors_that_group_the_rows_alike_are_refused(penicillin, egsingle_part):
+    relabelled = penicillin.assign(plate2="x" + penicillin["plate"].astype(str))
+    with pytest.raises(InputError, match=r"'plate' and 'plate2' put the same rows together.*keep one"):
+        lmmlib.fit_mixed(relabelled, "diameter ~ 1 + (1 | plate) + (1 | plate2) + (1 | sample)", crossed=True)
+    first_children = egsingle_part.drop_duplicates("schoolid")["childid"]
+    single = egsingle_part[egsingle_part.childid.isin(first_children)]      # one child per school
+    with pytest.raises(InputError, match=r"'schoolid' and 'schoolid:childid' put the same rows together"):
+        lmmlib.fit_mixed(single, "math ~ year + (1 | schoolid/childid)")
