@@ -49,12 +49,19 @@ def check_identifiable(design: ModelDesign, cp: CrossProducts) -> None:
         raise InputError(f"{text!r}: {cp.n} observations for {q * m} random effects ({q} per group of "
                          f"{group!r}); the random effects and the residual variance cannot be told apart: "
                          "simplify the random part or use groups with more rows")
-    _check_against_fixed_part(design, cp)
-    if q > 1:
-        _check_against_other_random_terms(design, cp)
+    check_random_terms(text, group, design.random_names, cp)
 
 
-def _check_against_fixed_part(design: ModelDesign, cp: CrossProducts) -> None:
+def check_random_terms(text: str, group: str, names: list[str], cp: CrossProducts) -> None:
+    """Raise InputError if a random effect of the grouping factor *group* (columns *names*, with
+    per-group cross-products *cp*) is confounded with the fixed part or, within every group, with
+    the factor's other random effects (used for each factor of a model with several)."""
+    _check_against_fixed_part(text, group, names, cp)
+    if cp.q > 1:
+        _check_against_other_random_terms(text, group, names, cp)
+
+
+def _check_against_fixed_part(text: str, group: str, names: list[str], cp: CrossProducts) -> None:
     """Each random effect must have at least one group-level contrast that the fixed part does not span.
 
     For random column k, the fixed columns lying in the span of {z_k restricted to
@@ -65,7 +72,7 @@ def _check_against_fixed_part(design: ModelDesign, cp: CrossProducts) -> None:
     scale = 1.0 / np.sqrt(np.diag(cp.xtx))
     xtx = cp.xtx * np.outer(scale, scale)
     limit = RANK_TOLERANCE * np.linalg.eigvalsh(xtx).max()
-    for k, name in enumerate(design.random_names):
+    for k, name in enumerate(names):
         g = cp.ztz[k, k]
         active = g > 0
         f = cp.ztx[k][:, active] * scale[:, None]
@@ -73,17 +80,17 @@ def _check_against_fixed_part(design: ModelDesign, cp: CrossProducts) -> None:
         absorbed = int(np.sum(np.linalg.eigvalsh(projected) <= limit))
         if absorbed >= int(active.sum()):
             raise InputError(
-                f"the random {name!r} effect of {design.formula.group!r} is confounded with the fixed part of "
-                f"{design.formula.text!r}: the fixed effects already span all {int(active.sum())} group-level "
+                f"the random {name!r} effect of {group!r} is confounded with the fixed part of "
+                f"{text!r}: the fixed effects already span all {int(active.sum())} group-level "
                 f"values of {name!r}, so its variance cannot be estimated; drop the group indicators (or "
                 "group-by-predictor terms) from the fixed part, or drop the random term")
 
 
-def _check_against_other_random_terms(design: ModelDesign, cp: CrossProducts) -> None:
+def _check_against_other_random_terms(text: str, group: str, names: list[str], cp: CrossProducts) -> None:
     """A random column must vary, within at least one group, apart from the other random columns."""
     q = cp.q
     blocks = np.moveaxis(cp.ztz, -1, 0)                              # (m, q, q)
-    for k, name in enumerate(design.random_names):
+    for k, name in enumerate(names):
         others = [j for j in range(q) if j != k]
         g_kk = blocks[:, k, k]
         cross = blocks[:, k, others]                                  # (m, q - 1)
@@ -91,8 +98,8 @@ def _check_against_other_random_terms(design: ModelDesign, cp: CrossProducts) ->
         left = g_kk - np.einsum("mi,mij,mj->m", cross, inverse, cross)
         if np.all(left <= RANK_TOLERANCE * np.maximum(g_kk, np.finfo(float).tiny)):
             raise InputError(
-                f"the random {name!r} effect of {design.formula.group!r} in {design.formula.text!r} is, within "
-                f"every group, a combination of the other random effects {[design.random_names[j] for j in others]} "
+                f"the random {name!r} effect of {group!r} in {text!r} is, within "
+                f"every group, a combination of the other random effects {[names[j] for j in others]} "
                 "(for example a predictor that is constant within groups): its variance cannot be told from "
                 "theirs; drop it from the random part (a group-level predictor belongs in the fixed part)")
 

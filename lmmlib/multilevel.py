@@ -37,10 +37,11 @@ import scipy.sparse as sparse
 
 from .blocked import BlockedCrossProducts, Grouping
 from .display import ShowsSummary
-from .engine import theta_positions
+from .engine import CrossProducts, theta_positions
 from .errors import BoundaryWarning, ConvergenceError, ConvergenceWarning, InputError, NestingWarning, warn
 from .fitting import GRADIENT_TOLERANCE, InformationCriteria, boundary_messages, lme4_theta
 from .formula import parse_formula
+from .identifiability import check_random_terms
 from .model import internal_scaling
 from .model_frame import (
     check_method,
@@ -117,6 +118,8 @@ class MultilevelModel:
             self.labels[factor], self.names[factor], self.codes[factor] = labels, names, codes
             self.scalings[factor], self.column_scales[factor], self.raw_z[factor] = scaling, scale, z
             groupings.append(Grouping(factor, codes, z @ scaling, blocks))
+            check_random_terms(self.formula.text, factor, names, CrossProducts.from_codes(
+                self.y - self.y_shift, internal_x, z @ scaling, codes, labels, blocks=blocks))
         self.groupings = tuple(groupings)
         self.cross_products = BlockedCrossProducts.build(
             self.y - self.y_shift, internal_x, groupings,

@@ -259,3 +259,12 @@ def test_two_factors_that_group_the_rows_alike_are_refused(penicillin, egsingle_
     single = egsingle_part[egsingle_part.childid.isin(first_children)]      # one child per school
     with pytest.raises(InputError, match=r"'schoolid' and 'schoolid:childid' put the same rows together"):
         lmmlib.fit_mixed(single, "math ~ year + (1 | schoolid/childid)")
+
+
+@pytest.mark.parametrize("formula, match", [
+    ("math ~ year + (lowinc | schoolid) + (1 | childid)", r"within every group, a combination of the other"),
+    ("math ~ year + C(schoolid) + (1 | schoolid) + (1 | childid)", r"'Intercept' effect of 'schoolid' is confounded"),
+])
+def test_each_factor_gets_the_identifiability_checks_of_one(egsingle_part, formula, match):
+    with pytest.raises(InputError, match=match):
+        lmmlib.fit_mixed(egsingle_part, formula)
